@@ -1,0 +1,401 @@
+//! The HTTP entrypoints: an API Gateway request in, a contract-shaped response out.
+//!
+//! Each handler authenticates, checks the route's scope, validates the request, calls the store
+//! and maps the outcome. Every error, including a failing dependency, becomes a response in the
+//! contract's error shape: a handler never returns `Err` to the runtime, so API Gateway never
+//! turns a crashed invocation into a bare 502.
+
+use std::time::Instant;
+
+use chrono::Duration;
+use lambda_http::http::{HeaderName, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::{Authenticator, Caller, Scope};
+use crate::config::{Config, ConfigError};
+use crate::cursor::{CursorBinding, CursorCodec, Position};
+use crate::error::ApiError;
+use crate::model::{Session, SessionView, StatusContext};
+use crate::params::{ListFilter, ListParams};
+use crate::store::layout::position_of;
+use crate::store::{DynamoStore, StoreError};
+use crate::time::{self, Timestamp};
+
+/// How long a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+/// The response header that carries the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Everything a handler needs, built once per Lambda instance (outside the handler).
+#[derive(Debug, Clone)]
+pub struct Api {
+    store: DynamoStore,
+    auth: Authenticator,
+    cursors: CursorCodec,
+    idle_window: Duration,
+}
+
+/// What a request did, for its log line.
+#[derive(Debug, Default)]
+struct Facts {
+    organization_id: Option<Uuid>,
+    application_id: Option<Uuid>,
+    count: Option<u64>,
+}
+
+/// One request's identity and clock: a single `now` for the whole request.
+struct Exchange {
+    request_id: String,
+    route: &'static str,
+    started: Instant,
+    now: Timestamp,
+}
+
+impl Api {
+    /// Reads the configuration and builds the SDK client. Fails on a bad configuration.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let store = DynamoStore::from_env(config.table.clone()).await;
+        Api::new(&config, store)
+    }
+
+    pub fn new(config: &Config, store: DynamoStore) -> Result<Self, ConfigError> {
+        let auth = match &config.dev_jwt {
+            Some(dev) => {
+                tracing::warn!(
+                    "SESSIONS_DEV_JWT_SECRET is set: verifying HS256 development tokens in the \
+                     function. Never set it in a deployed environment."
+                );
+                Authenticator::dev_hs256(dev, config.org_claim.clone())
+                    .map_err(|e| ConfigError(format!("SESSIONS_DEV_JWT_SECRET: {e}")))?
+            }
+            None => Authenticator::gateway(config.org_claim.clone()),
+        };
+        Ok(Api {
+            store,
+            auth,
+            cursors: CursorCodec::new(config.cursor_keys.clone()),
+            idle_window: config.idle_window,
+        })
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    /// `GET /api/v1/applications/{applicationId}/sessions`
+    pub async fn list_sessions(&self, req: Request) -> Response<Body> {
+        let x = Exchange::begin(&req, "list-sessions");
+        let mut facts = Facts::default();
+        let outcome = self.list(&req, &x, &mut facts).await;
+        x.finish(outcome, &facts)
+    }
+
+    /// `GET /api/v1/applications/{applicationId}/sessions/{sessionId}`
+    pub async fn get_session(&self, req: Request) -> Response<Body> {
+        let x = Exchange::begin(&req, "get-session");
+        let mut facts = Facts::default();
+        let outcome = self.get(&req, &x, &mut facts).await;
+        x.finish(outcome, &facts)
+    }
+
+    /// `DELETE /api/v1/applications/{applicationId}/sessions`
+    pub async fn revoke_sessions(&self, req: Request) -> Response<Body> {
+        let x = Exchange::begin(&req, "revoke-sessions");
+        let mut facts = Facts::default();
+        let outcome = self.revoke_all(&req, &x, &mut facts).await;
+        x.finish(outcome, &facts)
+    }
+
+    fn caller(&self, req: &Request, scope: Scope, facts: &mut Facts) -> Result<Caller, ApiError> {
+        let caller = self.auth.authenticate(req)?;
+        facts.organization_id = Some(caller.organization_id);
+        caller.require(scope)?;
+        Ok(caller)
+    }
+
+    fn status_context(&self, now: Timestamp, revoked_before: Option<Timestamp>) -> StatusContext {
+        StatusContext {
+            now,
+            idle_window: self.idle_window,
+            revoked_before,
+        }
+    }
+
+    async fn list(
+        &self,
+        req: &Request,
+        x: &Exchange,
+        facts: &mut Facts,
+    ) -> Result<Vec<u8>, ApiError> {
+        let caller = self.caller(req, Scope::SessionsRead, facts)?;
+        let application_id = path_uuid(req, "applicationId")?;
+        facts.application_id = Some(application_id);
+        let params =
+            ListParams::parse(|name| req.query_string_parameters_ref().and_then(|q| q.all(name)))?;
+        let binding = CursorBinding {
+            organization_id: caller.organization_id,
+            application_id,
+            filter: params.filter,
+        };
+        let after = params
+            .cursor
+            .as_deref()
+            .map(|c| self.cursors.decode(c, &binding, x.now))
+            .transpose()?;
+
+        let (sessions, ctx, more) = self.collect_page(&binding, after, params.limit, x).await?;
+        let next_cursor = more
+            .then(|| sessions.last().map(position_of))
+            .flatten()
+            .map(|p| self.cursors.encode(&binding, p, x.now));
+        facts.count = Some(sessions.len() as u64);
+
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ListBody<'a> {
+            items: Vec<SessionView<'a>>,
+            next_cursor: Option<String>,
+        }
+        to_json(&ListBody {
+            items: sessions.iter().map(|s| s.view(&ctx)).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Reads until the page holds `limit` matching sessions or the partition is exhausted.
+    /// Returns the sessions, the status context they were judged with, and whether more match.
+    async fn collect_page(
+        &self,
+        binding: &CursorBinding,
+        after: Option<Position>,
+        limit: u32,
+        x: &Exchange,
+    ) -> Result<(Vec<Session>, StatusContext, bool), ApiError> {
+        let (org, app_id, filter) = (
+            binding.organization_id,
+            binding.application_id,
+            binding.filter,
+        );
+        let want = limit as usize + 1; // one more than the page, to know whether more remain
+        let chunk_size = i32::try_from(want + 1).unwrap_or(i32::MAX);
+        let (application, mut chunk) = match after {
+            // From the top, the application item comes first in the same query.
+            None => {
+                let chunk = self
+                    .store
+                    .query_sessions(org, app_id, filter, None, chunk_size)
+                    .await
+                    .map_err(|e| store_error(x, e))?;
+                (chunk.application.clone(), chunk)
+            }
+            // Mid-list, read the application (for its watermark) alongside the page.
+            Some(position) => {
+                let (application, chunk) = tokio::try_join!(
+                    self.store.get_application(org, app_id),
+                    self.store
+                        .query_sessions(org, app_id, filter, Some(position), chunk_size),
+                )
+                .map_err(|e| store_error(x, e))?;
+                (application, chunk)
+            }
+        };
+        let application = application.ok_or(ApiError::ApplicationNotFound)?;
+        let ctx = self.status_context(x.now, application.revoked_before);
+
+        let mut matched: Vec<Session> = Vec::with_capacity(want);
+        loop {
+            let last = chunk.sessions.last().map(position_of);
+            matched.extend(
+                chunk
+                    .sessions
+                    .into_iter()
+                    .filter(|s| filter_matches(filter, s, &ctx)),
+            );
+            if matched.len() >= want || chunk.exhausted {
+                break;
+            }
+            let Some(last) = last else { break };
+            chunk = self
+                .store
+                .query_sessions(org, app_id, filter, Some(last), chunk_size)
+                .await
+                .map_err(|e| store_error(x, e))?;
+        }
+        let more = matched.len() > limit as usize;
+        matched.truncate(limit as usize);
+        Ok((matched, ctx, more))
+    }
+
+    async fn get(
+        &self,
+        req: &Request,
+        x: &Exchange,
+        facts: &mut Facts,
+    ) -> Result<Vec<u8>, ApiError> {
+        let caller = self.caller(req, Scope::SessionsRead, facts)?;
+        let application_id = path_uuid(req, "applicationId")?;
+        facts.application_id = Some(application_id);
+        let session_id = path_uuid(req, "sessionId")?;
+        let (application, session) = self
+            .store
+            .get_session(caller.organization_id, application_id, session_id)
+            .await
+            .map_err(|e| store_error(x, e))?;
+        let application = application.ok_or(ApiError::ApplicationNotFound)?;
+        let session = session.ok_or(ApiError::SessionNotFound)?;
+        let ctx = self.status_context(x.now, application.revoked_before);
+
+        #[derive(Serialize)]
+        struct GetBody<'a> {
+            session: SessionView<'a>,
+        }
+        to_json(&GetBody {
+            session: session.view(&ctx),
+        })
+    }
+
+    async fn revoke_all(
+        &self,
+        req: &Request,
+        x: &Exchange,
+        facts: &mut Facts,
+    ) -> Result<Vec<u8>, ApiError> {
+        let caller = self.caller(req, Scope::SessionsWrite, facts)?;
+        let application_id = path_uuid(req, "applicationId")?;
+        facts.application_id = Some(application_id);
+        let outcome = self
+            .store
+            .revoke_all(caller.organization_id, application_id, x.now)
+            .await
+            .map_err(|e| store_error(x, e))?
+            .ok_or(ApiError::ApplicationNotFound)?;
+        facts.count = Some(outcome.disconnected);
+
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct RevokeBody {
+            success: bool,
+            disconnected_count: u64,
+        }
+        to_json(&RevokeBody {
+            success: true,
+            disconnected_count: outcome.disconnected,
+        })
+    }
+}
+
+fn filter_matches(filter: ListFilter, session: &Session, ctx: &StatusContext) -> bool {
+    filter.matches(session.derived_status(ctx))
+}
+
+fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| {
+        tracing::error!(error = %e, "response serialization failed");
+        ApiError::Internal
+    })
+}
+
+/// Store failures: retryable ones are 503 with `Retry-After`; the rest 500, details only logged.
+fn store_error(x: &Exchange, e: StoreError) -> ApiError {
+    match e {
+        StoreError::ApplicationNotFound => ApiError::ApplicationNotFound,
+        StoreError::Unavailable(detail) => {
+            tracing::warn!(request_id = %x.request_id, route = x.route, error = %detail, "dependency unavailable");
+            ApiError::Unavailable {
+                retry_after_seconds: RETRY_AFTER_SECONDS,
+            }
+        }
+        other => {
+            tracing::error!(request_id = %x.request_id, route = x.route, error = %other, "store failure");
+            ApiError::Internal
+        }
+    }
+}
+
+/// A path parameter that must be a UUID (any case; always lowercase hyphenated on output).
+fn path_uuid(req: &Request, name: &str) -> Result<Uuid, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .filter(|raw| raw.len() == 36)
+        .and_then(|raw| Uuid::try_parse(raw).ok())
+        .ok_or_else(|| ApiError::invalid(format!("{name} must be a UUID")))
+}
+
+impl Exchange {
+    fn begin(req: &Request, route: &'static str) -> Self {
+        Exchange {
+            request_id: request_id(req),
+            route,
+            started: Instant::now(),
+            now: time::now(),
+        }
+    }
+
+    fn finish(self, outcome: Result<Vec<u8>, ApiError>, facts: &Facts) -> Response<Body> {
+        let (status, body, extra) = match outcome {
+            Ok(body) => (200, body, Vec::new()),
+            Err(err) => {
+                let body = serde_json::to_vec(&err.body(&self.request_id)).unwrap_or_default();
+                (err.status_code(), body, err.headers())
+            }
+        };
+        tracing::info!(
+            request_id = %self.request_id,
+            route = self.route,
+            status,
+            latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            organization_id = facts.organization_id.map(|o| o.to_string()),
+            application_id = facts.application_id.map(|a| a.to_string()),
+            count = facts.count,
+            "request"
+        );
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() =
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.insert(
+            lambda_http::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            lambda_http::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        if let Ok(id) = HeaderValue::from_str(&self.request_id) {
+            headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), id);
+        }
+        for (name, value) in extra {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+        response
+    }
+}
+
+/// API Gateway's request id when there is one (it is what its access logs show), else the
+/// Lambda invocation's, else a fresh one.
+fn request_id(req: &Request) -> String {
+    let usable = |id: &str| {
+        !id.is_empty()
+            && id.len() <= 128
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=.".contains(&b))
+    };
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(id) = ctx.request_id.as_deref().filter(|id| usable(id)) {
+            return id.to_string();
+        }
+    }
+    if let Some(ctx) = req.lambda_context_ref() {
+        if usable(&ctx.request_id) {
+            return ctx.request_id.clone();
+        }
+    }
+    Uuid::new_v4().to_string()
+}

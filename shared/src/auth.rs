@@ -1,0 +1,349 @@
+//! Who is calling: the caller's organization and scopes, from a verified token.
+//!
+//! In AWS, API Gateway's JWT authorizer verifies the token and hands its claims to the function
+//! in the request context. Locally (`cargo lambda watch` has no authorizer) the function verifies
+//! an HS256 development token itself; that verifier exists only when `SESSIONS_DEV_JWT_SECRET`
+//! is set, which the SAM template never does.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lambda_http::request::RequestContext;
+use lambda_http::{http, Request, RequestExt};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// The scope Kontext service-account tokens carry; it grants every route.
+pub const MANAGEMENT_ALL: &str = "management:all";
+/// Clock skew tolerated on `exp` and `nbf` of development tokens.
+pub const DEV_LEEWAY_SECONDS: u64 = 30;
+/// The shortest development secret accepted: HS256 with less is guessable.
+pub const MIN_DEV_SECRET_BYTES: usize = 32;
+/// Longer bearer tokens are refused before they are parsed.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    SessionsRead,
+    SessionsWrite,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::SessionsRead => "sessions:read",
+            Scope::SessionsWrite => "sessions:write",
+        }
+    }
+}
+
+/// A verified caller. Every key the store reads or writes is derived from `organization_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub organization_id: Uuid,
+    pub subject: Option<String>,
+    pub scopes: BTreeSet<String>,
+}
+
+impl Caller {
+    /// 403 unless the caller holds `scope` or `management:all`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(scope.as_str()) || self.scopes.contains(MANAGEMENT_ALL) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "token lacks the {} scope",
+                scope.as_str()
+            )))
+        }
+    }
+}
+
+/// Settings of the local HS256 verifier.
+#[derive(Clone)]
+pub struct DevJwtConfig {
+    pub secret: Vec<u8>,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl std::fmt::Debug for DevJwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevJwtConfig")
+            .field("secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+/// Turns a request into a [`Caller`], or a 401.
+#[derive(Clone)]
+pub enum Authenticator {
+    /// Trust the claims API Gateway's JWT authorizer put in the request context.
+    Gateway { org_claim: String },
+    /// Verify an HS256 bearer token in the function (local runs only).
+    DevHs256 {
+        key: DecodingKey,
+        validation: Box<Validation>,
+        org_claim: String,
+    },
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Authenticator::Gateway { org_claim } => {
+                write!(f, "Authenticator::Gateway {{ org_claim: {org_claim:?} }}")
+            }
+            Authenticator::DevHs256 { org_claim, .. } => {
+                write!(f, "Authenticator::DevHs256 {{ org_claim: {org_claim:?} }}")
+            }
+        }
+    }
+}
+
+impl Authenticator {
+    pub fn gateway(org_claim: impl Into<String>) -> Self {
+        Authenticator::Gateway {
+            org_claim: org_claim.into(),
+        }
+    }
+
+    /// The algorithm is pinned to HS256: a token that says `none` or `RS256` is refused.
+    pub fn dev_hs256(
+        config: &DevJwtConfig,
+        org_claim: impl Into<String>,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = DEV_LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        Ok(Authenticator::DevHs256 {
+            key: DecodingKey::from_secret(&config.secret)?,
+            validation: Box::new(validation),
+            org_claim: org_claim.into(),
+        })
+    }
+
+    pub fn authenticate(&self, req: &Request) -> Result<Caller, ApiError> {
+        match self {
+            Authenticator::Gateway { org_claim } => {
+                let claims = gateway_claims(req).ok_or_else(|| {
+                    ApiError::Unauthorized("missing or invalid bearer token".into())
+                })?;
+                caller_from_gateway_claims(claims, org_claim)
+            }
+            Authenticator::DevHs256 {
+                key,
+                validation,
+                org_claim,
+            } => {
+                let token = bearer_token(req)?;
+                let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+                    token, key, validation,
+                )
+                .map_err(|_| ApiError::Unauthorized("invalid or expired bearer token".into()))?;
+                caller_from_json_claims(&data.claims, org_claim)
+            }
+        }
+    }
+}
+
+fn gateway_claims(req: &Request) -> Option<&HashMap<String, String>> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx
+            .authorizer
+            .as_ref()?
+            .jwt
+            .as_ref()
+            .map(|jwt| &jwt.claims)
+            .filter(|claims| !claims.is_empty()),
+        _ => None,
+    }
+}
+
+fn bearer_token(req: &Request) -> Result<&str, ApiError> {
+    let missing = || ApiError::Unauthorized("missing or invalid bearer token".into());
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+        return Err(missing());
+    }
+    Ok(token)
+}
+
+fn organization(value: Option<&str>) -> Result<Uuid, ApiError> {
+    value
+        .and_then(|v| Uuid::try_parse(v).ok())
+        .ok_or_else(|| ApiError::Unauthorized("token carries no valid organization".into()))
+}
+
+/// API Gateway renders every claim as a string; a list claim arrives as `[a b]`.
+fn caller_from_gateway_claims(
+    claims: &HashMap<String, String>,
+    org_claim: &str,
+) -> Result<Caller, ApiError> {
+    let organization_id = organization(claims.get(org_claim).map(String::as_str))?;
+    let scopes = ["scope", "scp"]
+        .iter()
+        .filter_map(|name| claims.get(*name))
+        .flat_map(|v| split_scopes(v.trim_start_matches('[').trim_end_matches(']')))
+        .collect();
+    Ok(Caller {
+        organization_id,
+        subject: claims.get("sub").cloned(),
+        scopes,
+    })
+}
+
+fn caller_from_json_claims(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    org_claim: &str,
+) -> Result<Caller, ApiError> {
+    let organization_id = organization(claims.get(org_claim).and_then(|v| v.as_str()))?;
+    let mut scopes = BTreeSet::new();
+    for name in ["scope", "scp"] {
+        match claims.get(name) {
+            Some(serde_json::Value::String(s)) => scopes.extend(split_scopes(s)),
+            Some(serde_json::Value::Array(items)) => scopes.extend(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .flat_map(split_scopes),
+            ),
+            _ => {}
+        }
+    }
+    Ok(Caller {
+        organization_id,
+        subject: claims.get("sub").and_then(|v| v.as_str()).map(String::from),
+        scopes,
+    })
+}
+
+fn split_scopes(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+}
+
+/// The claims of a development token, as `sessions-admin token` mints them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DevClaims {
+    pub sub: String,
+    pub org_id: String,
+    pub scope: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Mints an HS256 development token. `org_claim` names the organization claim (`org_id` by default).
+pub fn mint_dev_token(
+    config: &DevJwtConfig,
+    claims: &DevClaims,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(&config.secret)?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const ORG: &str = "0b7e0d4e-5d6f-4f7a-9a53-1d2b3c4d5e6f";
+
+    #[test]
+    fn gateway_claims_give_org_and_scopes() {
+        let c = caller_from_gateway_claims(
+            &claims(&[("org_id", ORG), ("scope", "sessions:read sessions:write")]),
+            "org_id",
+        )
+        .expect("valid");
+        assert_eq!(c.organization_id.to_string(), ORG);
+        assert!(c.require(Scope::SessionsRead).is_ok());
+        assert!(c.require(Scope::SessionsWrite).is_ok());
+    }
+
+    #[test]
+    fn gateway_list_claims_are_unbracketed() {
+        let c = caller_from_gateway_claims(
+            &claims(&[("org_id", ORG), ("scp", "[sessions:read management:all]")]),
+            "org_id",
+        )
+        .expect("valid");
+        assert!(c.scopes.contains("sessions:read"));
+        assert!(c.scopes.contains(MANAGEMENT_ALL));
+    }
+
+    #[test]
+    fn management_all_grants_both() {
+        let c = caller_from_gateway_claims(
+            &claims(&[("org_id", ORG), ("scope", "management:all")]),
+            "org_id",
+        )
+        .expect("valid");
+        assert!(c.require(Scope::SessionsRead).is_ok());
+        assert!(c.require(Scope::SessionsWrite).is_ok());
+    }
+
+    #[test]
+    fn missing_scope_is_forbidden() {
+        let c = caller_from_gateway_claims(
+            &claims(&[("org_id", ORG), ("scope", "sessions:read")]),
+            "org_id",
+        )
+        .expect("valid");
+        let err = c.require(Scope::SessionsWrite).expect_err("no write");
+        assert_eq!(err.status_code(), 403);
+        assert_eq!(err.to_string(), "token lacks the sessions:write scope");
+    }
+
+    #[test]
+    fn organization_claim_is_configurable_and_required() {
+        let c = claims(&[("tenant", ORG), ("scope", "sessions:read")]);
+        assert!(caller_from_gateway_claims(&c, "org_id").is_err());
+        assert!(caller_from_gateway_claims(&c, "tenant").is_ok());
+        let bad = claims(&[("org_id", "not-a-uuid")]);
+        assert_eq!(
+            caller_from_gateway_claims(&bad, "org_id")
+                .expect_err("bad org")
+                .status_code(),
+            401
+        );
+    }
+
+    #[test]
+    fn json_scopes_as_string_or_list() {
+        let mut m = serde_json::Map::new();
+        m.insert("org_id".into(), ORG.into());
+        m.insert("scp".into(), serde_json::json!(["sessions:read"]));
+        let c = caller_from_json_claims(&m, "org_id").expect("valid");
+        assert!(c.require(Scope::SessionsRead).is_ok());
+        assert!(c.require(Scope::SessionsWrite).is_err());
+    }
+}

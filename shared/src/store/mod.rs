@@ -1,0 +1,668 @@
+//! The DynamoDB store: every read and write of the table, and nothing else.
+//!
+//! It owns the lifecycle writes the connection gateway uses (create, touch, disconnect) as well
+//! as the API's reads and revocations, so the item layout in [`layout`] has exactly one owner.
+
+pub mod layout;
+
+use std::time::Duration as StdDuration;
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, ConditionCheck, KeySchemaElement, KeyType, KeysAndAttributes,
+    LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use uuid::Uuid;
+
+use crate::cursor::Position;
+use crate::model::{Application, Session, SessionStatus};
+use crate::params::ListFilter;
+use crate::time::{self, Timestamp};
+use layout::*;
+
+/// How many conditional updates a revoke keeps in flight at once.
+pub const REVOKE_CONCURRENCY: usize = 32;
+/// Page size of the revoke sweep over the connected index.
+const REVOKE_PAGE: i32 = 1000;
+/// Attempts for the unprocessed keys of a batch read before giving up as unavailable.
+const BATCH_ATTEMPTS: u32 = 5;
+
+/// Why a store call failed, at the granularity the API needs.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled, timed out, or the service is failing: worth retrying later (HTTP 503).
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    /// The application does not exist (for this organization).
+    #[error("application not found")]
+    ApplicationNotFound,
+    /// The item to create exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// The application was revoked at or after the moment this session says it connected.
+    #[error("the application was revoked after this session connected")]
+    RevokedAfterConnect,
+    /// Anything else: a bug, a misconfiguration, or an item that does not decode.
+    #[error("DynamoDB error: {0}")]
+    Internal(String),
+}
+
+impl From<DecodeError> for StoreError {
+    fn from(e: DecodeError) -> Self {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+];
+
+/// Sorts an SDK error into retryable (503) or not (500). The SDK has already retried.
+fn classify<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            e.raw().status().as_u16() >= 500
+                || e.err().code().is_some_and(|c| RETRYABLE_CODES.contains(&c))
+        }
+        _ => false,
+    };
+    let detail = format!("{op}: {}", DisplayErrorContext(&err));
+    if retryable {
+        StoreError::Unavailable(detail)
+    } else {
+        StoreError::Internal(detail)
+    }
+}
+
+/// The result of one query of an application's partition.
+#[derive(Debug, Default)]
+pub struct QueryChunk {
+    /// Present when the query started at the top of the partition (no cursor).
+    pub application: Option<Application>,
+    pub sessions: Vec<Session>,
+    /// No more items after these.
+    pub exhausted: bool,
+}
+
+/// What a revoke-all did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokeOutcome {
+    /// Sessions this call moved from `active` to `disconnected`.
+    pub disconnected: u64,
+}
+
+/// The table, through the AWS SDK. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Builds the SDK client from the standard environment (`AWS_REGION`, credentials, and
+    /// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine), with timeouts that fit a 29 s API call.
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(StdDuration::from_secs(2))
+            .operation_attempt_timeout(StdDuration::from_secs(5))
+            .operation_timeout(StdDuration::from_secs(12))
+            .build();
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        DynamoStore::new(Client::new(&config), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table with its two local secondary indexes and its change stream.
+    /// Returns `false` when it exists already.
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        let lsi = |index: &str, sort: &str| -> Result<LocalSecondaryIndex, StoreError> {
+            LocalSecondaryIndex::builder()
+                .index_name(index)
+                .key_schema(key(PK, KeyType::Hash)?)
+                .key_schema(key(sort, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        let result = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(PK)?)
+            .attribute_definitions(attr(SK)?)
+            .attribute_definitions(attr(CREATED_KEY)?)
+            .attribute_definitions(attr(CONNECTED_KEY)?)
+            .key_schema(key(PK, KeyType::Hash)?)
+            .key_schema(key(SK, KeyType::Range)?)
+            .local_secondary_indexes(lsi(INDEX_BY_CREATED, CREATED_KEY)?)
+            .local_secondary_indexes(lsi(INDEX_CONNECTED, CONNECTED_KEY)?)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| StoreError::Internal(e.to_string()))?,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ResourceInUseException") => Ok(false),
+            Err(e) => Err(classify("CreateTable", e)),
+        }
+    }
+
+    /// Registers an application for its organization (and in the by-id directory).
+    pub async fn create_application(&self, app: &Application) -> Result<(), StoreError> {
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            Ok(TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(#pk)")
+                        .expression_attribute_names("#pk", PK)
+                        .build()
+                        .map_err(|e| StoreError::Internal(e.to_string()))?,
+                )
+                .build())
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(application_to_item(app)?)?)
+            .transact_items(put(directory_item(app)?)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("TransactionCanceledException") => {
+                Err(StoreError::AlreadyExists("application"))
+            }
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
+    }
+
+    /// The application, if it exists in this organization.
+    pub async fn get_application(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+    ) -> Result<Option<Application>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(app_key(organization_id, application_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item.map(application_from_item).transpose()?)
+    }
+
+    /// The application by id alone, for callers that do not know its organization (the CLI).
+    pub async fn find_application(
+        &self,
+        application_id: Uuid,
+    ) -> Result<Option<Application>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(directory_lookup_key(application_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => {
+                let org = organization_from_directory(item)?;
+                self.get_application(org, application_id).await
+            }
+        }
+    }
+
+    /// The application and the session in one round trip (a consistent BatchGetItem).
+    pub async fn get_session(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<(Option<Application>, Option<Session>), StoreError> {
+        let mut request = KeysAndAttributes::builder()
+            .keys(app_key(organization_id, application_id))
+            .keys(session_key(organization_id, application_id, session_id))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let (mut application, mut session) = (None, None);
+        for attempt in 0..BATCH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(StdDuration::from_millis(25 << attempt)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                match string_attr(&item, SK) {
+                    Some(APP_SK) => application = Some(application_from_item(item)?),
+                    Some(sk) if is_session_sk(sk) => session = Some(session_from_item(item)?),
+                    _ => {}
+                }
+            }
+            match out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys().is_empty())
+            {
+                None => return Ok((application, session)),
+                Some(rest) => request = rest,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchGetItem: keys left unprocessed".into(),
+        ))
+    }
+
+    /// One page of an application's sessions, newest first, after `after` when given.
+    ///
+    /// `Active` reads the sparse `connected` index (only stored-active sessions); the other
+    /// filters read `byCreated`. Without `after` the application item comes first in either
+    /// index, so the caller gets the organization check and the revocation watermark from the
+    /// same request. The caller applies the derived-status filter.
+    pub async fn query_sessions(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+        filter: ListFilter,
+        after: Option<Position>,
+        limit: i32,
+    ) -> Result<QueryChunk, StoreError> {
+        let index = match filter {
+            ListFilter::Active => INDEX_CONNECTED,
+            ListFilter::Inactive | ListFilter::All => INDEX_BY_CREATED,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(partition_key(organization_id, application_id)))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(limit)
+            .set_exclusive_start_key(
+                after.map(|p| index_start_key(organization_id, application_id, index, p)),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let mut chunk = QueryChunk {
+            exhausted: out.last_evaluated_key.is_none(),
+            ..QueryChunk::default()
+        };
+        for item in out.items.unwrap_or_default() {
+            match string_attr(&item, SK) {
+                Some(APP_SK) => chunk.application = Some(application_from_item(item)?),
+                Some(sk) if is_session_sk(sk) => chunk.sessions.push(session_from_item(item)?),
+                _ => {}
+            }
+        }
+        Ok(chunk)
+    }
+
+    /// Records a new session, as the connection gateway does when a client initializes.
+    ///
+    /// An active session is only written if the application exists and was not revoked at or
+    /// after the session connected: a transaction checks the application's watermark, so a
+    /// connect racing a revoke-all is either swept by it or refused here.
+    pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(app_key(
+                session.organization_id,
+                session.application_id,
+            )))
+            .expression_attribute_names("#pk", PK);
+        check = if session.status == SessionStatus::Active {
+            check
+                .condition_expression(
+                    "attribute_exists(#pk) AND (attribute_not_exists(#rb) OR #rb < :since)",
+                )
+                .expression_attribute_names("#rb", REVOKED_BEFORE)
+                .expression_attribute_values(":since", ts(&session.connected_since()))
+        } else {
+            check.condition_expression("attribute_exists(#pk)")
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(session_to_item(session)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(
+                        check
+                            .return_values_on_condition_check_failure(
+                                ReturnValuesOnConditionCheckFailure::AllOld,
+                            )
+                            .build()
+                            .map_err(|e| StoreError::Internal(e.to_string()))?,
+                    )
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let reasons = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            Some(c.cancellation_reasons().to_vec())
+                        }
+                        _ => None,
+                    });
+                match reasons {
+                    Some(reasons) => {
+                        let failed = |i: usize| {
+                            reasons
+                                .get(i)
+                                .and_then(|r| r.code())
+                                .is_some_and(|c| c == "ConditionalCheckFailed")
+                        };
+                        if failed(0) {
+                            let app_exists = reasons
+                                .first()
+                                .and_then(|r| r.item())
+                                .is_some_and(|item| !item.is_empty());
+                            if app_exists {
+                                Err(StoreError::RevokedAfterConnect)
+                            } else {
+                                Err(StoreError::ApplicationNotFound)
+                            }
+                        } else if failed(1) {
+                            Err(StoreError::AlreadyExists("session"))
+                        } else {
+                            Err(classify("TransactWriteItems", e))
+                        }
+                    }
+                    None => Err(classify("TransactWriteItems", e)),
+                }
+            }
+        }
+    }
+
+    /// Records activity on a connected session. Returns `false`, and writes nothing, when the
+    /// session does not exist or is disconnected: a touch never brings a session back.
+    pub async fn touch_session(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+        session_id: Uuid,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(
+                organization_id,
+                application_id,
+                session_id,
+            )))
+            .update_expression("SET #la = :at")
+            .condition_expression("attribute_exists(#pk) AND #st = :active")
+            .expression_attribute_names("#la", LAST_ACTIVE_AT)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#st", STATUS)
+            .expression_attribute_values(":at", ts(&at))
+            .expression_attribute_values(":active", s(SessionStatus::Active.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Marks one session disconnected (transport closed, or revoke-one).
+    /// `None`: no such session; `Some(true)`: this call disconnected it; `Some(false)`: it was
+    /// disconnected already.
+    pub async fn disconnect_session(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+        session_id: Uuid,
+        at: Timestamp,
+    ) -> Result<Option<bool>, StoreError> {
+        let key = session_key(organization_id, application_id, session_id);
+        match self.disconnect(key, at, Uuid::new_v4(), None).await? {
+            Disconnect::Done => Ok(Some(true)),
+            Disconnect::NotActive => Ok(Some(false)),
+            Disconnect::Missing => Ok(None),
+        }
+    }
+
+    /// Revoke-all: sets the application's revocation watermark, then disconnects every session
+    /// that connected at or before it, found through the sparse `connected` index.
+    ///
+    /// The count is exact under concurrency and retries: each session changes state through a
+    /// conditional write that only one caller can win, and a write that succeeded on an attempt
+    /// whose answer was lost is recognised by the revocation id it left behind.
+    /// Returns `None` when the application does not exist in this organization.
+    pub async fn revoke_all(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Option<RevokeOutcome>, StoreError> {
+        let watermark = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(app_key(organization_id, application_id)))
+            .update_expression("SET #rb = :now")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#rb) OR #rb < :now)",
+            )
+            .expression_attribute_names("#rb", REVOKED_BEFORE)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":now", ts(&now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        if let Err(e) = watermark {
+            match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    // An existing item means a newer watermark is already in place: go on.
+                    if c.item().is_none_or(|i| i.is_empty()) {
+                        return Ok(None);
+                    }
+                }
+                _ => return Err(classify("UpdateItem", e)),
+            }
+        }
+
+        let revocation = Uuid::new_v4();
+        let pk = partition_key(organization_id, application_id);
+        let mut start = None;
+        let mut disconnected = 0u64;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_CONNECTED)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .projection_expression("#sk")
+                .consistent_read(true)
+                .limit(REVOKE_PAGE)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            let keys: Vec<Item> = page
+                .items()
+                .iter()
+                .filter_map(|item| string_attr(item, SK))
+                .filter(|sk| is_session_sk(sk))
+                .map(|sk| key(pk.clone(), sk.to_string()))
+                .collect();
+            let done: Vec<Disconnect> = stream::iter(keys)
+                .map(|key| self.disconnect(key, now, revocation, Some(now)))
+                .buffer_unordered(REVOKE_CONCURRENCY)
+                .try_collect()
+                .await?;
+            disconnected += done.iter().filter(|d| **d == Disconnect::Done).count() as u64;
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(Some(RevokeOutcome { disconnected }))
+    }
+
+    /// The one conditional transition `active` -> `disconnected`.
+    /// With `connected_by`, only a session that connected at or before it is changed.
+    async fn disconnect(
+        &self,
+        key: Item,
+        at: Timestamp,
+        revocation: Uuid,
+        connected_by: Option<Timestamp>,
+    ) -> Result<Disconnect, StoreError> {
+        let mut condition = "attribute_exists(#pk) AND #st = :active".to_string();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET #st = :disconnected, #da = :at, #db = :rev REMOVE #ck")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#st", STATUS)
+            .expression_attribute_names("#da", DISCONNECTED_AT)
+            .expression_attribute_names("#db", DISCONNECTED_BY)
+            .expression_attribute_names("#ck", CONNECTED_KEY)
+            .expression_attribute_values(":active", s(SessionStatus::Active.as_str()))
+            .expression_attribute_values(":disconnected", s(SessionStatus::Disconnected.as_str()))
+            .expression_attribute_values(":at", ts(&at))
+            .expression_attribute_values(":rev", s(revocation.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(by) = connected_by {
+            condition.push_str(" AND (#ca <= :by OR (attribute_not_exists(#ca) AND #cr <= :by))");
+            update = update
+                .expression_attribute_names("#ca", CONNECTED_AT)
+                .expression_attribute_names("#cr", CREATED_AT)
+                .expression_attribute_values(":by", ts(&by));
+        }
+        match update.condition_expression(condition).send().await {
+            Ok(_) => Ok(Disconnect::Done),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    match c.item() {
+                        None => Ok(Disconnect::Missing),
+                        Some(old) if old.is_empty() => Ok(Disconnect::Missing),
+                        // Our own earlier attempt succeeded but its answer was lost.
+                        Some(old)
+                            if string_attr(old, DISCONNECTED_BY)
+                                == Some(revocation.to_string().as_str()) =>
+                        {
+                            Ok(Disconnect::Done)
+                        }
+                        Some(_) => Ok(Disconnect::NotActive),
+                    }
+                }
+                _ => Err(classify("UpdateItem", e)),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disconnect {
+    Done,
+    NotActive,
+    Missing,
+}
+
+/// For the admin CLI and tests: `now` at the store's precision.
+pub fn now() -> Timestamp {
+    time::now()
+}
