@@ -16,6 +16,7 @@ use sessions_shared::time::{self, Timestamp};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod faults;
 pub mod process;
 
 pub const CURSOR_KEY: &str = "test-cursor-key-0123456789abcdef0123";
