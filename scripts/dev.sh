@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Runs the Sessions API locally, from a fresh clone, in one command (`make dev`):
+#
+#   1. builds the engine, the admin CLI and the three functions;
+#   2. starts dev-engine (a DynamoDB-compatible endpoint) on 127.0.0.1:$DEV_ENGINE_PORT;
+#   3. creates the table, a demo application and 40 sessions, mints a dev token;
+#   4. prints ready-to-run curl lines, then serves the API with `cargo lambda watch`
+#      on 127.0.0.1:$DEV_API_PORT at the real /api/v1/... paths.
+#
+# Ctrl-C (or any exit) stops everything this script started. Every setting below
+# can be overridden from the environment, e.g. `DEV_API_PORT=9100 make dev`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+# --- settings (the README documents these) ----------------------------------
+: "${DEV_ENGINE_PORT:=8000}"
+: "${DEV_API_PORT:=9000}"
+: "${DEMO_ORG:=0b7e0d4e-5d6f-4f7a-9a53-1d2b3c4d5e6f}"
+: "${DEMO_APP:=550e8400-e29b-41d4-a716-446655440000}"
+: "${DEMO_SESSIONS:=40}"
+
+: "${SESSIONS_TABLE:=sessions}"
+: "${AWS_ENDPOINT_URL_DYNAMODB:=http://127.0.0.1:${DEV_ENGINE_PORT}}"
+# Local runs only: lets the functions verify HS256 tokens themselves, standing in
+# for API Gateway's JWT authorizer. template.yaml never sets it.
+: "${SESSIONS_DEV_JWT_SECRET:=local-dev-secret-0123456789abcdef0123}"
+: "${SESSIONS_CURSOR_KEY:=local-dev-cursor-key-0123456789abcdef}"
+: "${AWS_REGION:=us-east-1}"
+# The engine checks that credentials are present, never what they are.
+: "${AWS_ACCESS_KEY_ID:=local}"
+: "${AWS_SECRET_ACCESS_KEY:=local}"
+: "${RUST_LOG:=info}"
+export SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY \
+    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG
+
+# What the functions receive (besides the inherited environment); optional
+# settings are passed only when set, so the functions' own defaults apply.
+FUNCTION_ENV=(SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY
+    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG)
+OPTIONAL_FUNCTION_ENV=(SESSIONS_IDLE_SECONDS SESSIONS_ORG_CLAIM SESSIONS_CURSOR_KEY_PREVIOUS
+    SESSIONS_DEV_JWT_ISSUER SESSIONS_DEV_JWT_AUDIENCE)
+
+STATE_DIR=$ROOT/.dev
+ENGINE_LOG=$STATE_DIR/engine.log
+WATCH_ENV=$STATE_DIR/watch.env
+FUNCTIONS=(list-sessions get-session revoke-sessions)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# --- cleanup: stop what we started, whole process groups --------------------
+ENGINE_PID=""
+WATCH_PID=""
+
+# Sends TERM to a process group, waits a little for it to go, then KILLs it.
+stop_group() {
+    local pgid=$1 name=$2
+    kill -0 -- "-$pgid" 2>/dev/null || return 0
+    kill -TERM -- "-$pgid" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 -- "-$pgid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    say "$name did not stop within 5 s; killing it"
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+}
+
+cleanup() {
+    trap - EXIT INT TERM HUP
+    # Watch first: its functions talk to the engine until they are gone.
+    [[ -n $WATCH_PID ]] && stop_group "$WATCH_PID" "cargo lambda watch"
+    [[ -n $ENGINE_PID ]] && stop_group "$ENGINE_PID" "dev-engine"
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Starts "$@" in the background in a process group of its own (pgid = its pid),
+# so that stopping it also stops whatever it spawned. Sets STARTED_PID.
+start_group() {
+    set -m
+    "$@" </dev/null &
+    STARTED_PID=$!
+    set +m
+}
+
+port_answers() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# --- tools and build ---------------------------------------------------------
+command -v python3 >/dev/null || die "python3 is needed (it reads the admin CLI's JSON)"
+make --no-print-directory venv
+export PATH="$ROOT/.venv/bin:$PATH"
+cargo lambda --version >/dev/null || die "cargo lambda is not runnable; try: rm -rf .venv && make venv"
+
+say "building dev-engine, sessions-admin and the functions"
+packages=(-p dev-engine -p sessions-admin)
+for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
+cargo build "${packages[@]}"
+
+mkdir -p "$STATE_DIR"
+chmod 700 "$STATE_DIR"
+
+# Fail early and clearly rather than talk to someone else's server.
+port_answers "$DEV_ENGINE_PORT" && die "port $DEV_ENGINE_PORT is in use (another make dev?); set DEV_ENGINE_PORT"
+port_answers "$DEV_API_PORT" && die "port $DEV_API_PORT is in use; set DEV_API_PORT"
+
+# --- engine ------------------------------------------------------------------
+say "starting dev-engine on 127.0.0.1:$DEV_ENGINE_PORT (log: .dev/engine.log)"
+start_group target/debug/dev-engine --host 127.0.0.1 --port "$DEV_ENGINE_PORT" 2>"$ENGINE_LOG"
+ENGINE_PID=$STARTED_PID
+
+# Ready means: our process said it listens, and the port answers.
+for _ in $(seq 100); do
+    kill -0 "$ENGINE_PID" 2>/dev/null || die "dev-engine exited: $(cat "$ENGINE_LOG")"
+    if grep -q '^dev-engine listening on ' "$ENGINE_LOG" && port_answers "$DEV_ENGINE_PORT"; then
+        break
+    fi
+    sleep 0.1
+done
+port_answers "$DEV_ENGINE_PORT" || die "dev-engine did not answer on port $DEV_ENGINE_PORT within 10 s"
+
+# --- demo data ---------------------------------------------------------------
+admin=target/debug/sessions-admin
+say "creating table $SESSIONS_TABLE, application $DEMO_APP and $DEMO_SESSIONS sessions"
+"$admin" create-table
+"$admin" create-app --org "$DEMO_ORG" --id "$DEMO_APP" --name "Demo agent"
+seed_json=$("$admin" seed --app "$DEMO_APP" --count "$DEMO_SESSIONS")
+token_json=$("$admin" token --org "$DEMO_ORG" --scope "sessions:read sessions:write")
+
+# json_get KEY... < JSON: prints the string at that path (integers index arrays).
+json_get() {
+    python3 -c 'import json, sys
+node = json.load(sys.stdin)
+for key in sys.argv[1:]:
+    node = node[int(key)] if isinstance(node, list) else node[key]
+if not isinstance(node, str) or not node:
+    sys.exit(1)
+print(node)' "$@" 2>/dev/null
+}
+TOKEN=$(json_get token <<<"$token_json") || die "sessions-admin token printed no token: $token_json"
+SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
+
+# --- environment for the functions -------------------------------------------
+# `cargo lambda watch` hands its own environment to the functions too; the file
+# makes the set explicit and survives a watch started by hand:
+#   cargo lambda watch --env-file .dev/watch.env
+(
+    umask 077
+    {
+        echo "# Written by scripts/dev.sh; environment for cargo lambda watch."
+        for name in "${FUNCTION_ENV[@]}" "${OPTIONAL_FUNCTION_ENV[@]}"; do
+            [[ -n ${!name:-} ]] || continue
+            [[ ${!name} != *$'\n'* ]] || die "$name must be a single line"
+            printf '%s=%s\n' "$name" "${!name}"
+        done
+    } >"$WATCH_ENV"
+)
+
+# --- how to call it ----------------------------------------------------------
+api="http://127.0.0.1:$DEV_API_PORT/api/v1/applications/$DEMO_APP/sessions"
+auth="-H 'Authorization: Bearer $TOKEN'"
+cat <<EOF
+
+Sessions API (dev) on http://127.0.0.1:$DEV_API_PORT, DynamoDB engine on $AWS_ENDPOINT_URL_DYNAMODB
+Organization $DEMO_ORG, application $DEMO_APP, $DEMO_SESSIONS sessions.
+
+Token (sessions:read sessions:write):
+  export TOKEN='$TOKEN'
+
+List (active, first page):
+  curl -s $auth '$api?limit=5'
+List all statuses:
+  curl -s $auth '$api?status=all'
+EOF
+if [[ -n $SESSION_ID ]]; then
+    cat <<EOF
+Get one session:
+  curl -s $auth '$api/$SESSION_ID'
+EOF
+else
+    cat <<EOF
+Get one session (take an id from the list output):
+  curl -s $auth '$api/SESSION_ID'
+EOF
+fi
+cat <<EOF
+Revoke all sessions:
+  curl -s -X DELETE $auth '$api'
+
+The first request to each function may take a moment while cargo lambda starts it.
+Ctrl-C stops the API and the engine.
+
+EOF
+
+# --- serve -------------------------------------------------------------------
+say "starting cargo lambda watch on 127.0.0.1:$DEV_API_PORT"
+# cargo lambda takes RUST_LOG for its own logs as well, and at "info" it prints
+# its whole configuration; it keeps its own quieter default (or $CARGO_LAMBDA_LOG)
+# while the functions still get RUST_LOG from the env file.
+if [[ -n ${CARGO_LAMBDA_LOG:-} ]]; then
+    watch_env=(env "RUST_LOG=$CARGO_LAMBDA_LOG")
+else
+    watch_env=(env -u RUST_LOG)
+fi
+start_group "${watch_env[@]}" cargo lambda watch \
+    --invoke-address 127.0.0.1 \
+    --invoke-port "$DEV_API_PORT" \
+    --env-file "$WATCH_ENV"
+WATCH_PID=$STARTED_PID
+
+# Returns when watch exits or a signal arrives; the EXIT trap cleans up either way.
+wait "$WATCH_PID"

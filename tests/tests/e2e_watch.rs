@@ -1,0 +1,262 @@
+//! End to end: real HTTP through `cargo lambda watch` at the API's real paths, with a dev
+//! token, against a DynamoDB-compatible engine over HTTP. The functions read their settings
+//! from the environment and reach the engine through `AWS_ENDPOINT_URL_DYNAMODB`, exactly as
+//! they reach DynamoDB in AWS.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::Duration;
+use sessions_shared::auth::{mint_dev_token, DevClaims, DevJwtConfig};
+use sessions_shared::model::SessionStatus;
+use sessions_shared::store::DynamoStore;
+use sessions_shared::time;
+use sessions_tests::process::Guard;
+use sessions_tests::{session_of, Engine, CURSOR_KEY, DEV_SECRET};
+use uuid::Uuid;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// `CARGO_LAMBDA` (set by the Makefile to the project venv's binary), else `cargo-lambda` on PATH.
+fn cargo_lambda() -> String {
+    std::env::var("CARGO_LAMBDA").unwrap_or_else(|_| "cargo-lambda".into())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn token(org: Uuid, scope: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    mint_dev_token(
+        &DevJwtConfig {
+            secret: DEV_SECRET.as_bytes().to_vec(),
+            issuer: "sessions-api-dev".into(),
+            audience: "sessions-api".into(),
+        },
+        &DevClaims {
+            sub: "e2e".into(),
+            org_id: org.to_string(),
+            scope: scope.into(),
+            iss: "sessions-api-dev".into(),
+            aud: "sessions-api".into(),
+            iat: now,
+            exp: now + 600,
+        },
+    )
+    .expect("mint a dev token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_list_get_and_revoke_at_the_real_paths() {
+    let engine = Engine::start().await;
+    let table = "sessions";
+    let store = DynamoStore::new(engine.client(), table);
+    store.create_table().await.expect("table");
+    let org = Uuid::new_v4();
+    let app = sessions_shared::model::Application {
+        id: Uuid::new_v4(),
+        organization_id: org,
+        name: "e2e agent".into(),
+        created_at: time::now(),
+        revoked_before: None,
+    };
+    store.create_application(&app).await.expect("app");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let s = session_of(&app, time::now() - Duration::seconds(10 + i));
+        store.create_session(&s).await.expect("session");
+        ids.push(s.id.to_string());
+    }
+    let mut gone = session_of(&app, time::now() - Duration::minutes(5));
+    gone.status = SessionStatus::Disconnected;
+    gone.disconnected_at = Some(time::now());
+    store.create_session(&gone).await.expect("session");
+
+    let port = free_port();
+    let log_path = workspace_root()
+        .join("target")
+        .join(format!("e2e-watch-{port}.log"));
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut command = Command::new(cargo_lambda());
+    command
+        .current_dir(workspace_root())
+        .args(["lambda", "watch", "--ignore-changes"])
+        .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
+        .arg(port.to_string())
+        .args([
+            "--env-var",
+            &format!("AWS_ENDPOINT_URL_DYNAMODB={}", engine.endpoint),
+        ])
+        .args(["--env-var", "AWS_REGION=us-east-1"])
+        .args(["--env-var", "AWS_ACCESS_KEY_ID=local"])
+        .args(["--env-var", "AWS_SECRET_ACCESS_KEY=local"])
+        .args(["--env-var", &format!("SESSIONS_TABLE={table}")])
+        .args([
+            "--env-var",
+            &format!("SESSIONS_DEV_JWT_SECRET={DEV_SECRET}"),
+        ])
+        .args(["--env-var", &format!("SESSIONS_CURSOR_KEY={CURSOR_KEY}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone().expect("log handle")))
+        .stderr(Stdio::from(log));
+    let mut watch = match Guard::spawn(command) {
+        Ok(guard) => guard,
+        Err(e) => panic!(
+            "cannot start `{} lambda watch` ({e}); run the tests with `make test`, which installs cargo-lambda",
+            cargo_lambda()
+        ),
+    };
+    let log_tail = || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let start = text.len().saturating_sub(4000);
+        text[start..].to_string()
+    };
+
+    let base = format!("http://127.0.0.1:{port}/api/v1/applications/{}", app.id);
+    let http = reqwest::Client::builder()
+        .timeout(StdDuration::from_secs(120))
+        .build()
+        .expect("client");
+    let reader = token(org, "sessions:read");
+
+    // The first call compiles nothing (make test built the functions) but may wait for watch.
+    let started = Instant::now();
+    let first = loop {
+        match http
+            .get(format!("{base}/sessions"))
+            .bearer_auth(&reader)
+            .send()
+            .await
+        {
+            Ok(r) => break r,
+            Err(_) if started.elapsed() < StdDuration::from_secs(300) && watch.running() => {
+                tokio::time::sleep(StdDuration::from_millis(250)).await
+            }
+            Err(e) => panic!("cargo lambda watch never answered: {e}\n{}", log_tail()),
+        }
+    };
+    assert_eq!(first.status(), 200, "{}", log_tail());
+    assert_eq!(
+        first
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body: serde_json::Value = first.json().await.expect("json");
+    let listed: Vec<String> = body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(String::from))
+        .collect();
+    assert_eq!(listed, ids, "active sessions, newest first");
+
+    let r = http
+        .get(format!("{base}/sessions?status=all&limit=2"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("list all");
+    let page: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    let cursor = page["nextCursor"].as_str().expect("a cursor").to_string();
+    let r = http
+        .get(format!("{base}/sessions"))
+        .query(&[
+            ("status", "all"),
+            ("limit", "2"),
+            ("cursor", cursor.as_str()),
+        ])
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("page 2");
+    let page: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(page["nextCursor"], serde_json::Value::Null);
+
+    let r = http
+        .get(format!("{base}/sessions/{}", ids[0].to_uppercase()))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    let got: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(got["session"]["id"], ids[0]);
+    assert_eq!(got["session"]["derivedStatus"], "active");
+
+    let r = http
+        .get(format!("{base}/sessions?limit=0"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("bad limit");
+    assert_eq!(r.status(), 400);
+    let err: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(err["message"], "limit must be an integer from 1 to 200");
+
+    let r = http
+        .get(format!("{base}/sessions"))
+        .send()
+        .await
+        .expect("no token");
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+
+    let r = http
+        .delete(format!("{base}/sessions"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("revoke without scope");
+    assert_eq!(r.status(), 403);
+
+    let writer = token(org, "sessions:read sessions:write");
+    let r = http
+        .delete(format!("{base}/sessions"))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 200, "{}", log_tail());
+    let revoked: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        revoked,
+        serde_json::json!({"success": true, "disconnectedCount": 3})
+    );
+
+    let r = http
+        .get(format!("{base}/sessions"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("list after revoke");
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["items"], serde_json::json!([]));
+
+    let other = token(Uuid::new_v4(), "sessions:read");
+    let r = http
+        .get(format!("{base}/sessions"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("foreign org");
+    assert_eq!(r.status(), 404);
+    let err: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(err["message"], "Application not found");
+
+    drop(watch);
+    let _ = std::fs::remove_file(&log_path);
+}
