@@ -1,0 +1,387 @@
+//! What each subcommand does: one function per command, returning the JSON document to print.
+//!
+//! The table is only reached through the shared crate's [`DynamoStore`], so the CLI writes
+//! exactly the items the gateway and the API read; nothing here knows the item layout.
+
+use std::fmt;
+
+use chrono::DateTime;
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use sessions_shared::auth::{self, DevClaims};
+use sessions_shared::config::{ConfigError, DEFAULT_ORG_CLAIM};
+use sessions_shared::model::{Application, Session, StatusContext};
+use sessions_shared::store::{DynamoStore, StoreError};
+use sessions_shared::time::{self, Timestamp};
+use uuid::Uuid;
+
+use crate::args::{Command, CreateAppArgs, CreateSessionArgs, SeedArgs, TokenArgs};
+use crate::seed::{self, SeedClock};
+use crate::settings;
+
+/// Sessions a seed writes at once: enough to be quick, few enough not to be throttled.
+const SEED_CONCURRENCY: usize = 16;
+
+/// A runtime failure, with a message meant for the person at the terminal (exit status 1).
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Runs one command and returns what it prints.
+pub async fn run(command: Command) -> Result<Value, CliError> {
+    match command {
+        Command::CreateTable => create_table(&store().await?).await,
+        Command::CreateApp(args) => create_app(&store().await?, args).await,
+        Command::CreateSession(args) => create_session(&store().await?, *args).await,
+        Command::Seed(args) => seed(&store().await?, args).await,
+        Command::Token(args) => token(args),
+    }
+}
+
+/// The table named by `SESSIONS_TABLE`, through the standard AWS environment.
+async fn store() -> Result<DynamoStore, CliError> {
+    let table = settings::table()?;
+    Ok(DynamoStore::from_env(table).await)
+}
+
+/// Idempotent, so scripts can run it on every start.
+async fn create_table(store: &DynamoStore) -> Result<Value, CliError> {
+    let created = store
+        .create_table()
+        .await
+        .map_err(|e| store_failure(store, e))?;
+    Ok(json!({ "table": store.table(), "created": created }))
+}
+
+async fn create_app(store: &DynamoStore, args: CreateAppArgs) -> Result<Value, CliError> {
+    let id = args.id.unwrap_or_else(Uuid::new_v4);
+    let app = Application {
+        id,
+        organization_id: args.org,
+        name: args.name.unwrap_or_else(|| format!("app-{}", short_id(id))),
+        created_at: time::now(),
+        revoked_before: None,
+    };
+    store.create_application(&app).await.map_err(|e| match e {
+        StoreError::AlreadyExists(_) => CliError(format!(
+            "application {id} already exists (pick another --id, or omit it for a fresh one)"
+        )),
+        other => store_failure(store, other),
+    })?;
+    Ok(json!({
+        "id": app.id,
+        "organizationId": app.organization_id,
+        "name": app.name,
+        "createdAt": time::format(&app.created_at),
+    }))
+}
+
+async fn create_session(store: &DynamoStore, args: CreateSessionArgs) -> Result<Value, CliError> {
+    let app = application(store, args.app).await?;
+    let idle_window = settings::idle_window()?;
+    let now = time::now();
+    let session = session_from_args(&args, &app, now)?;
+    store.create_session(&session).await.map_err(|e| match e {
+        StoreError::AlreadyExists(_) => CliError(format!(
+            "session {} already exists in application {}",
+            session.id, app.id
+        )),
+        StoreError::ApplicationNotFound => application_not_found(app.id),
+        StoreError::RevokedAfterConnect => CliError(format!(
+            "application {} was revoked at {}: an active session must have connected after that \
+             (pass a later --connected-at, or --status disconnected)",
+            app.id,
+            app.revoked_before
+                .map(|t| time::format(&t))
+                .unwrap_or_else(|| "a moment ago".into()),
+        )),
+        other => store_failure(store, other),
+    })?;
+    let ctx = StatusContext {
+        now,
+        idle_window,
+        revoked_before: app.revoked_before,
+    };
+    to_json(session.view(&ctx))
+}
+
+/// The session the flags describe, with the documented defaults filled in from `now`.
+fn session_from_args(
+    args: &CreateSessionArgs,
+    app: &Application,
+    now: Timestamp,
+) -> Result<Session, CliError> {
+    let (status, disconnected_at) = args.resolve_status(now).map_err(CliError)?;
+    let id = args.id.unwrap_or_else(Uuid::new_v4);
+    Ok(Session {
+        id,
+        application_id: app.id,
+        organization_id: app.organization_id,
+        name: args
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("session-{}", short_id(id))),
+        status,
+        token_expires_at: args.token_expires_at,
+        last_active_at: args.last_active_at,
+        connected_at: args.connected_at,
+        disconnected_at,
+        created_at: args.created_at.unwrap_or(now),
+        hostname: args.hostname.clone(),
+        user_agent: args.user_agent.clone(),
+        client_info: args.client_info.clone(),
+    })
+}
+
+async fn seed(store: &DynamoStore, args: SeedArgs) -> Result<Value, CliError> {
+    let app = application(store, args.app).await?;
+    let clock = SeedClock {
+        now: time::now(),
+        idle_window: settings::idle_window()?,
+        revoked_before: app.revoked_before,
+    };
+    // Built up front: the random generator is not `Send`, and must not live across an await.
+    let (sessions, substituted) = {
+        let mut rng = rand::rng();
+        let mut substituted = 0;
+        let sessions: Vec<Session> = seed::plan_kinds(args.count as usize, &mut rng)
+            .into_iter()
+            .map(|kind| {
+                let (made, session) = seed::seed_session(kind, &app, &clock, &mut rng);
+                substituted += usize::from(made != kind);
+                session
+            })
+            .collect();
+        (sessions, substituted)
+    };
+    if let (true, Some(watermark)) = (substituted > 0, app.revoked_before) {
+        eprintln!(
+            "sessions-admin: note: application {} was revoked at {}, too recently for {substituted} \
+             of the planned active, idle or expired sessions; they were seeded with another status",
+            app.id,
+            time::format(&watermark)
+        );
+    }
+
+    let results: Vec<Result<(), StoreError>> = stream::iter(&sessions)
+        .map(|session| store.create_session(session))
+        .buffer_unordered(SEED_CONCURRENCY)
+        .collect()
+        .await;
+    let written = results.iter().filter(|r| r.is_ok()).count();
+    if let Some(err) = results.into_iter().find_map(Result::err) {
+        return Err(CliError(format!(
+            "seeded {written} of {} sessions before failing: {}",
+            sessions.len(),
+            store_failure(store, err)
+        )));
+    }
+
+    let ctx = clock.status_context();
+    let listed: Vec<Value> = sessions
+        .iter()
+        .map(|s| json!({ "id": s.id, "derivedStatus": s.derived_status(&ctx) }))
+        .collect();
+    Ok(json!({
+        "applicationId": app.id,
+        "created": sessions.len(),
+        "sessions": listed,
+    }))
+}
+
+/// Needs only the dev JWT settings: it can run before any table or AWS configuration exists.
+fn token(args: TokenArgs) -> Result<Value, CliError> {
+    let config = settings::dev_jwt()?;
+    refuse_custom_org_claim(std::env::var("SESSIONS_ORG_CLAIM").ok())?;
+    let issued_at = time::now().timestamp();
+    let expires = issued_at + i64::from(args.ttl_seconds);
+    let expires_at = DateTime::from_timestamp(expires, 0)
+        .ok_or_else(|| CliError(format!("token expiry {expires} is out of range")))?;
+    let claims = DevClaims {
+        sub: args.sub,
+        org_id: args.org.to_string(),
+        scope: args.scope,
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+        iat: issued_at,
+        exp: expires,
+    };
+    let token = auth::mint_dev_token(&config, &claims)
+        .map_err(|e| CliError(format!("could not sign the token: {e}")))?;
+    Ok(json!({ "token": token, "expiresAt": time::format(&expires_at) }))
+}
+
+/// Dev tokens carry the organization in `org_id`; functions told to read another claim would
+/// refuse every one of them with a 401, so say so now instead.
+fn refuse_custom_org_claim(org_claim: Option<String>) -> Result<(), CliError> {
+    match org_claim.filter(|c| !c.is_empty() && c != DEFAULT_ORG_CLAIM) {
+        Some(claim) => Err(CliError(format!(
+            "SESSIONS_ORG_CLAIM is {claim:?}, but development tokens carry the organization in \
+             {DEFAULT_ORG_CLAIM:?}; unset SESSIONS_ORG_CLAIM to use them"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The application by id alone (the CLI is not told its organization).
+async fn application(store: &DynamoStore, id: Uuid) -> Result<Application, CliError> {
+    store
+        .find_application(id)
+        .await
+        .map_err(|e| store_failure(store, e))?
+        .ok_or_else(|| application_not_found(id))
+}
+
+fn application_not_found(id: Uuid) -> CliError {
+    CliError(format!(
+        "application {id} not found (create it first: sessions-admin create-app --org ORG --id {id})"
+    ))
+}
+
+/// Turns a store error no command handles itself into advice: the usual causes locally are an
+/// engine that is not running and a table that was never created.
+fn store_failure(store: &DynamoStore, err: StoreError) -> CliError {
+    match err {
+        StoreError::Unavailable(detail) => CliError(format!(
+            "DynamoDB is unavailable (is AWS_ENDPOINT_URL_DYNAMODB right and the engine running?): {detail}"
+        )),
+        StoreError::Internal(detail) if detail.contains("ResourceNotFoundException") => {
+            CliError(format!(
+                "table {:?} does not exist (run: sessions-admin create-table)",
+                store.table()
+            ))
+        }
+        other => CliError(other.to_string()),
+    }
+}
+
+/// The first 8 hex digits of an id, for readable default names.
+fn short_id(id: Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
+}
+
+fn to_json(value: impl serde::Serialize) -> Result<Value, CliError> {
+    serde_json::to_value(value).map_err(|e| CliError(format!("could not encode the output: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use chrono::Duration;
+    use clap::Parser;
+    use sessions_shared::model::{DerivedStatus, SessionStatus};
+
+    fn at(s: &str) -> Timestamp {
+        time::parse(s).expect("test timestamp")
+    }
+
+    fn app() -> Application {
+        Application {
+            id: Uuid::from_u128(2),
+            organization_id: Uuid::from_u128(1),
+            name: "demo".into(),
+            created_at: at("2026-11-01T00:00:00Z"),
+            revoked_before: None,
+        }
+    }
+
+    fn args(extra: &[&str]) -> CreateSessionArgs {
+        let app = Uuid::from_u128(2).to_string();
+        let mut argv = vec!["sessions-admin", "create-session", "--app", &app];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("valid").command {
+            Command::CreateSession(a) => *a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_make_a_fresh_active_session_created_now() {
+        let now = at("2026-12-01T10:00:00Z");
+        let s = session_from_args(&args(&[]), &app(), now).expect("valid");
+        assert_eq!(s.id.get_version_num(), 4);
+        assert_eq!(s.name, format!("session-{}", &s.id.to_string()[..8]));
+        assert_eq!(s.status, SessionStatus::Active);
+        assert_eq!(s.created_at, now);
+        assert_eq!(
+            (s.application_id, s.organization_id),
+            (app().id, app().organization_id)
+        );
+        assert_eq!(s.disconnected_at, None);
+        assert_eq!(s.hostname, None);
+    }
+
+    #[test]
+    fn disconnected_without_a_time_is_disconnected_now() {
+        let now = at("2026-12-01T10:00:00Z");
+        let s =
+            session_from_args(&args(&["--status", "disconnected"]), &app(), now).expect("valid");
+        assert_eq!(s.status, SessionStatus::Disconnected);
+        assert_eq!(s.disconnected_at, Some(now));
+    }
+
+    #[test]
+    fn every_flag_reaches_the_session_and_its_view() {
+        let now = at("2026-12-01T10:00:00Z");
+        let a = args(&[
+            "--id",
+            "3F2A1B9C-0000-4000-8000-000000000001",
+            "--name",
+            "laptop",
+            "--created-at",
+            "2026-12-01T09:00:00Z",
+            "--connected-at",
+            "2026-12-01T09:00:01Z",
+            "--last-active-at",
+            "2026-12-01T09:58:00Z",
+            "--token-expires-at",
+            "2026-12-01T11:00:00Z",
+            "--hostname",
+            "alice-mbp",
+            "--user-agent",
+            "Cursor/1.0.0",
+            "--client-info",
+            r#"{"name":"cursor-vscode","version":"1.0.0"}"#,
+        ]);
+        let s = session_from_args(&a, &app(), now).expect("valid");
+        let ctx = StatusContext {
+            now,
+            idle_window: Duration::seconds(300),
+            revoked_before: None,
+        };
+        assert_eq!(s.derived_status(&ctx), DerivedStatus::Active);
+        let view = to_json(s.view(&ctx)).expect("json");
+        assert_eq!(view["id"], "3f2a1b9c-0000-4000-8000-000000000001");
+        assert_eq!(view["name"], "laptop");
+        assert_eq!(view["createdAt"], "2026-12-01T09:00:00.000Z");
+        assert_eq!(view["connectedAt"], "2026-12-01T09:00:01.000Z");
+        assert_eq!(view["lastActiveAt"], "2026-12-01T09:58:00.000Z");
+        assert_eq!(view["tokenExpiresAt"], "2026-12-01T11:00:00.000Z");
+        assert_eq!(view["hostname"], "alice-mbp");
+        assert_eq!(view["userAgent"], "Cursor/1.0.0");
+        assert_eq!(view["clientInfo"]["name"], "cursor-vscode");
+        assert_eq!(view["agentId"], app().id.to_string());
+        assert!(view.get("disconnectedAt").is_none());
+    }
+
+    #[test]
+    fn only_the_default_org_claim_is_accepted_for_dev_tokens() {
+        assert!(refuse_custom_org_claim(None).is_ok());
+        assert!(refuse_custom_org_claim(Some(String::new())).is_ok());
+        assert!(refuse_custom_org_claim(Some("org_id".into())).is_ok());
+        let err = refuse_custom_org_claim(Some("tenant".into())).expect_err("custom");
+        assert!(err.to_string().contains("SESSIONS_ORG_CLAIM"));
+    }
+}
