@@ -54,7 +54,8 @@ async fn status_filters_and_include_inactive_with_status_winning() {
     let world = World::new().await;
     let [active, idle, expired, disconnected] = one_of_each(&world).await;
     let all = ids(&[active, idle, expired, disconnected]);
-    let cases: &[(&[(&str, &str)], Vec<String>)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], Vec<String>);
+    let cases: &[Case] = &[
         (&[("status", "all")], all.clone()),
         (&[("status", "active")], ids(&[active, idle])),
         (&[("status", "inactive")], ids(&[expired, disconnected])),
@@ -147,7 +148,7 @@ async fn pages_are_full_and_cursors_yield_every_session_exactly_once() {
         world.put(&s).await;
         expected_all.push(s);
     }
-    expected_all.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    expected_all.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
 
     for (filter, keep) in [
         (
