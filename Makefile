@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Where tests that drive `cargo lambda` find it without searching PATH.
 export CARGO_LAMBDA := $(CURDIR)/$(VENV)/bin/cargo-lambda
 
-FUNCTIONS := list-sessions get-session revoke-sessions
+FUNCTIONS := list-sessions get-session revoke-sessions revoke-session
 FUNCTION_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 
 .PHONY: help venv dev test lint fmt build clean

@@ -45,7 +45,7 @@ OPTIONAL_FUNCTION_ENV=(SESSIONS_IDLE_SECONDS SESSIONS_ORG_CLAIM SESSIONS_CURSOR_
 STATE_DIR=$ROOT/.dev
 ENGINE_LOG=$STATE_DIR/engine.log
 WATCH_ENV=$STATE_DIR/watch.env
-FUNCTIONS=(list-sessions get-session revoke-sessions)
+FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }

@@ -110,6 +110,14 @@ impl Api {
         x.finish(outcome, &facts)
     }
 
+    /// `DELETE /api/v1/applications/{applicationId}/sessions/{sessionId}` (beyond the reference)
+    pub async fn revoke_session(&self, req: Request) -> Response<Body> {
+        let x = Exchange::begin(&req, "revoke-session");
+        let mut facts = Facts::default();
+        let outcome = self.revoke_one(&req, &x, &mut facts).await;
+        x.finish(outcome, &facts)
+    }
+
     fn caller(&self, req: &Request, scope: Scope, facts: &mut Facts) -> Result<Caller, ApiError> {
         let caller = self.auth.authenticate(req)?;
         facts.organization_id = Some(caller.organization_id);
@@ -284,6 +292,52 @@ impl Api {
         to_json(&RevokeBody {
             success: true,
             disconnected_count: outcome.disconnected,
+        })
+    }
+}
+
+impl Api {
+    async fn revoke_one(
+        &self,
+        req: &Request,
+        x: &Exchange,
+        facts: &mut Facts,
+    ) -> Result<Vec<u8>, ApiError> {
+        let caller = self.caller(req, Scope::SessionsWrite, facts)?;
+        let application_id = path_uuid(req, "applicationId")?;
+        facts.application_id = Some(application_id);
+        let session_id = path_uuid(req, "sessionId")?;
+        let org = caller.organization_id;
+        let changed = match self
+            .store
+            .disconnect_session(org, application_id, session_id, x.now)
+            .await
+            .map_err(|e| store_error(x, e))?
+        {
+            Some(changed) => changed,
+            // Tell a missing application from a missing session, as get does.
+            None => {
+                let app = self
+                    .store
+                    .get_application(org, application_id)
+                    .await
+                    .map_err(|e| store_error(x, e))?;
+                return Err(match app {
+                    Some(_) => ApiError::SessionNotFound,
+                    None => ApiError::ApplicationNotFound,
+                });
+            }
+        };
+        facts.count = Some(u64::from(changed));
+
+        #[derive(Serialize)]
+        struct RevokeOneBody {
+            success: bool,
+            disconnected: bool,
+        }
+        to_json(&RevokeOneBody {
+            success: true,
+            disconnected: changed,
         })
     }
 }

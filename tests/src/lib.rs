@@ -25,6 +25,7 @@ pub const DEV_SECRET: &str = "test-dev-secret-0123456789abcdef0123";
 const LIST_EVENT: &str = include_str!("../../events/list-sessions.json");
 const GET_EVENT: &str = include_str!("../../events/get-session.json");
 const REVOKE_EVENT: &str = include_str!("../../events/revoke-sessions.json");
+const REVOKE_ONE_EVENT: &str = include_str!("../../events/revoke-session.json");
 
 /// A dynoxide engine on a free loopback port; stops when dropped (or with its runtime).
 pub struct Engine {
@@ -165,6 +166,11 @@ impl World {
             .claims(self.org, "sessions:read sessions:write")
     }
 
+    pub fn revoke_one_event(&self, session: Uuid) -> Event {
+        Event::revoke_one(&self.app.id.to_string(), &session.to_string())
+            .claims(self.org, "sessions:read sessions:write")
+    }
+
     pub async fn list(&self, query: &[(&str, &str)]) -> Reply {
         let mut e = self.event(Kind::List);
         for (k, v) in query {
@@ -192,9 +198,12 @@ fn placeholder_app() -> Application {
 pub async fn call(api: &Api, event: Event) -> Reply {
     let route = event.route_key();
     let req = event.request();
-    let response = if route.starts_with("DELETE") {
+    let one = route.ends_with("{sessionId}");
+    let response = if route.starts_with("DELETE") && one {
+        api.revoke_session(req).await
+    } else if route.starts_with("DELETE") {
         api.revoke_sessions(req).await
-    } else if route.ends_with("{sessionId}") {
+    } else if one {
         api.get_session(req).await
     } else {
         api.list_sessions(req).await
@@ -283,6 +292,14 @@ impl Event {
             REVOKE_EVENT,
             "DELETE /api/v1/applications/{applicationId}/sessions",
             &[("applicationId", app)],
+        )
+    }
+
+    pub fn revoke_one(app: &str, session: &str) -> Event {
+        Event::from_template(
+            REVOKE_ONE_EVENT,
+            "DELETE /api/v1/applications/{applicationId}/sessions/{sessionId}",
+            &[("applicationId", app), ("sessionId", session)],
         )
     }
 
