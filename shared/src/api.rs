@@ -18,6 +18,7 @@ use crate::auth::{Authenticator, Caller, Scope};
 use crate::config::{Config, ConfigError};
 use crate::cursor::{CursorBinding, CursorCodec, Position};
 use crate::error::ApiError;
+use crate::metrics;
 use crate::model::{Session, SessionView, StatusContext};
 use crate::params::{ListFilter, ListParams};
 use crate::store::layout::position_of;
@@ -370,13 +371,27 @@ fn store_error(x: &Exchange, e: StoreError) -> ApiError {
     }
 }
 
-/// A path parameter that must be a UUID (any case; always lowercase hyphenated on output).
+/// A path parameter that must be a UUID: hyphenated, any case (always lowercase on output).
+///
+/// API Gateway's HTTP API percent-decodes the path before it routes, and `lambda_http` passes
+/// `pathParameters` through as they are, so the function does not decode again: a value that
+/// still holds a `%`, or anything but 36 hex digits and hyphens (`..%2F`, unicode, a 10 kB
+/// string), is the same 400, and never reaches a key or a log line.
 fn path_uuid(req: &Request, name: &str) -> Result<Uuid, ApiError> {
     req.path_parameters_ref()
         .and_then(|p| p.first(name))
-        .filter(|raw| raw.len() == 36)
+        .filter(|raw| is_hyphenated_uuid(raw))
         .and_then(|raw| Uuid::try_parse(raw).ok())
         .ok_or_else(|| ApiError::invalid(format!("{name} must be a UUID")))
+}
+
+/// 8-4-4-4-12 hex digits: the only form accepted (not the braced, URN or 32-digit ones).
+fn is_hyphenated_uuid(raw: &str) -> bool {
+    raw.len() == 36
+        && raw.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 impl Exchange {
@@ -390,23 +405,33 @@ impl Exchange {
     }
 
     fn finish(self, outcome: Result<Vec<u8>, ApiError>, facts: &Facts) -> Response<Body> {
-        let (status, body, extra) = match outcome {
-            Ok(body) => (200, body, Vec::new()),
+        let (status, body, extra, code) = match outcome {
+            Ok(body) => (200, body, Vec::new(), None),
             Err(err) => {
                 let body = serde_json::to_vec(&err.body(&self.request_id)).unwrap_or_default();
-                (err.status_code(), body, err.headers())
+                (err.status_code(), body, err.headers(), Some(err.code()))
             }
         };
+        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(
             request_id = %self.request_id,
             route = self.route,
             status,
-            latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            code,
+            latency_ms,
             organization_id = facts.organization_id.map(|o| o.to_string()),
             application_id = facts.application_id.map(|a| a.to_string()),
             count = facts.count,
             "request"
         );
+        metrics::emit(&metrics::RequestMetrics {
+            route: self.route,
+            status,
+            error_code: code,
+            latency_ms,
+            sessions_revoked: facts.count.filter(|_| metrics::is_revoke_route(self.route)),
+            request_id: &self.request_id,
+        });
         let mut response = Response::new(Body::from(body));
         *response.status_mut() =
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -10,7 +10,6 @@ use std::collections::{BTreeSet, HashMap};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lambda_http::request::RequestContext;
 use lambda_http::{http, Request, RequestExt};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -146,10 +145,20 @@ impl Authenticator {
                 org_claim,
             } => {
                 let token = bearer_token(req)?;
+                let invalid = || ApiError::Unauthorized("invalid or expired bearer token".into());
+                // The error says which check failed; the caller is told none of it.
                 let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
                     token, key, validation,
                 )
-                .map_err(|_| ApiError::Unauthorized("invalid or expired bearer token".into()))?;
+                .map_err(|_| invalid())?;
+                // The library accepts an `iss` list that merely includes ours; RFC 7519 has one.
+                if !data
+                    .claims
+                    .get("iss")
+                    .is_some_and(serde_json::Value::is_string)
+                {
+                    return Err(invalid());
+                }
                 caller_from_json_claims(&data.claims, org_claim)
             }
         }
@@ -200,7 +209,7 @@ fn caller_from_gateway_claims(
     let scopes = ["scope", "scp"]
         .iter()
         .filter_map(|name| claims.get(*name))
-        .flat_map(|v| split_scopes(v.trim_start_matches('[').trim_end_matches(']')))
+        .flat_map(|v| split_scopes(unbracket(v)))
         .collect();
     Ok(Caller {
         organization_id,
@@ -234,17 +243,27 @@ fn caller_from_json_claims(
     })
 }
 
+/// Scopes are space separated (RFC 6749, section 3.3). Nothing else separates them: a comma is
+/// part of a scope name, so `sessions:read,x` is one scope that grants nothing here.
 fn split_scopes(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|p| !p.is_empty())
-        .map(String::from)
+    s.split_whitespace().map(String::from)
+}
+
+/// `[a b]`, API Gateway's rendering of a list claim, without its one pair of brackets.
+fn unbracket(value: &str) -> &str {
+    value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value)
 }
 
 /// The claims of a development token, as `sessions-admin token` mints them.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DevClaims {
     pub sub: String,
-    pub org_id: String,
+    /// Written under the organization claim the functions read (`SESSIONS_ORG_CLAIM`).
+    pub organization_id: String,
+    /// Space-separated scopes.
     pub scope: String,
     pub iss: String,
     pub aud: String,
@@ -252,14 +271,28 @@ pub struct DevClaims {
     pub exp: i64,
 }
 
-/// Mints an HS256 development token. `org_claim` names the organization claim (`org_id` by default).
+/// Mints an HS256 development token whose organization is in the claim `org_claim` (the
+/// functions' `SESSIONS_ORG_CLAIM`, `org_id` by default), so that the functions, configured the
+/// same way, accept it. An `org_claim` that names one of the other claims is refused.
 pub fn mint_dev_token(
     config: &DevJwtConfig,
+    org_claim: &str,
     claims: &DevClaims,
 ) -> Result<String, jsonwebtoken::errors::Error> {
+    let mut payload = serde_json::Map::new();
+    payload.insert("sub".into(), claims.sub.clone().into());
+    payload.insert("scope".into(), claims.scope.clone().into());
+    payload.insert("iss".into(), claims.iss.clone().into());
+    payload.insert("aud".into(), claims.aud.clone().into());
+    payload.insert("iat".into(), claims.iat.into());
+    payload.insert("exp".into(), claims.exp.into());
+    if payload.contains_key(org_claim) || org_claim.is_empty() {
+        return Err(jsonwebtoken::errors::ErrorKind::InvalidClaimFormat(org_claim.into()).into());
+    }
+    payload.insert(org_claim.into(), claims.organization_id.clone().into());
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        claims,
+        &payload,
         &EncodingKey::from_secret(&config.secret)?,
     )
 }
@@ -345,5 +378,93 @@ mod tests {
         let c = caller_from_json_claims(&m, "org_id").expect("valid");
         assert!(c.require(Scope::SessionsRead).is_ok());
         assert!(c.require(Scope::SessionsWrite).is_err());
+    }
+
+    #[test]
+    fn commas_do_not_separate_scopes_and_one_bracket_pair_is_removed() {
+        for (value, reads) in [
+            ("sessions:read,sessions:write", false),
+            ("[sessions:read]", true),
+            ("[[sessions:read]]", false),
+            ("[sessions:read", false),
+            ("sessions:read\tmanagement:none", true),
+        ] {
+            let c =
+                caller_from_gateway_claims(&claims(&[("org_id", ORG), ("scp", value)]), "org_id")
+                    .expect("valid");
+            assert_eq!(c.require(Scope::SessionsRead).is_ok(), reads, "{value}");
+        }
+    }
+
+    fn dev_config() -> DevJwtConfig {
+        DevJwtConfig {
+            secret: b"s".repeat(MIN_DEV_SECRET_BYTES),
+            issuer: "iss-dev".into(),
+            audience: "aud-dev".into(),
+        }
+    }
+
+    fn dev_claims() -> DevClaims {
+        let now = chrono::Utc::now().timestamp();
+        DevClaims {
+            sub: "dev".into(),
+            organization_id: ORG.into(),
+            scope: "sessions:read".into(),
+            iss: "iss-dev".into(),
+            aud: "aud-dev".into(),
+            iat: now,
+            exp: now + 60,
+        }
+    }
+
+    fn bearer(token: &str) -> Request {
+        http::Request::builder()
+            .header("authorization", format!("Bearer {token}"))
+            .body(lambda_http::Body::Empty)
+            .expect("request")
+    }
+
+    #[test]
+    fn dev_tokens_carry_the_organization_under_the_configured_claim() {
+        let token = mint_dev_token(&dev_config(), "tenant", &dev_claims()).expect("mint");
+        let tenant = Authenticator::dev_hs256(&dev_config(), "tenant").expect("verifier");
+        let caller = tenant.authenticate(&bearer(&token)).expect("valid");
+        assert_eq!(caller.organization_id.to_string(), ORG);
+        assert_eq!(caller.subject.as_deref(), Some("dev"));
+        let org_id = Authenticator::dev_hs256(&dev_config(), "org_id").expect("verifier");
+        let err = org_id.authenticate(&bearer(&token)).expect_err("no org_id");
+        assert_eq!(err.status_code(), 401);
+    }
+
+    #[test]
+    fn minting_refuses_an_organization_claim_that_names_another_claim() {
+        for name in ["sub", "scope", "iss", "aud", "iat", "exp", ""] {
+            assert!(
+                mint_dev_token(&dev_config(), name, &dev_claims()).is_err(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn dev_verifier_wants_a_single_issuer() {
+        let mut payload = serde_json::Map::new();
+        payload.insert("org_id".into(), ORG.into());
+        payload.insert("scope".into(), "sessions:read".into());
+        payload.insert("aud".into(), "aud-dev".into());
+        payload.insert("exp".into(), (chrono::Utc::now().timestamp() + 60).into());
+        let key = EncodingKey::from_secret(&dev_config().secret).expect("key");
+        let sign = |payload: &serde_json::Map<String, serde_json::Value>| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), payload, &key).expect("sign")
+        };
+        let verifier = Authenticator::dev_hs256(&dev_config(), "org_id").expect("verifier");
+
+        payload.insert("iss".into(), "iss-dev".into());
+        assert!(verifier.authenticate(&bearer(&sign(&payload))).is_ok());
+        payload.insert("iss".into(), serde_json::json!(["iss-dev", "someone-else"]));
+        let err = verifier
+            .authenticate(&bearer(&sign(&payload)))
+            .expect_err("a list of issuers");
+        assert_eq!(err.status_code(), 401);
     }
 }

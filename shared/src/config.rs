@@ -1,18 +1,30 @@
 //! Configuration from the environment, checked once at start-up so a bad deployment fails
 //! loudly at init instead of per request.
+//!
+//! Each variable has one parsing function here ([`table_name`], [`idle_window`], [`org_claim`],
+//! [`dev_jwt`], [`cursor_keys`]); [`Config::from_lookup`] is their sum, and other binaries (the
+//! admin CLI) call the ones they need, so nothing can disagree with the functions about them.
 
 use chrono::Duration;
 
 use crate::auth::{DevJwtConfig, MIN_DEV_SECRET_BYTES};
 
 pub const DEFAULT_IDLE_SECONDS: i64 = 300;
+/// The longest idle window accepted: 30 days.
+pub const MAX_IDLE_SECONDS: i64 = 86_400 * 30;
 pub const DEFAULT_ORG_CLAIM: &str = "org_id";
 pub const DEFAULT_DEV_ISSUER: &str = "sessions-api-dev";
 pub const DEFAULT_DEV_AUDIENCE: &str = "sessions-api";
 pub const MIN_CURSOR_KEY_BYTES: usize = 32;
+/// Claims that already mean something else to the verifier (RFC 7519's registered claims and
+/// the two scope claims): naming one of them as the organization claim is a mistake.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp",
+];
+const MAX_CLAIM_NAME_BYTES: usize = 128;
 
 /// Everything the functions read from the environment.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `SESSIONS_TABLE`.
     pub table: String,
@@ -26,77 +38,138 @@ pub struct Config {
     pub cursor_keys: Vec<Vec<u8>>,
 }
 
+/// Secrets stay out of logs and panic messages: the keys are shown as a count only.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table", &self.table)
+            .field("idle_window", &self.idle_window)
+            .field("org_claim", &self.org_claim)
+            .field("dev_jwt", &self.dev_jwt)
+            .field(
+                "cursor_keys",
+                &format_args!("<{} redacted>", self.cursor_keys.len()),
+            )
+            .finish()
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(env)
     }
 
     /// The same as [`Config::from_env`] over any source of variables, for tests.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| get(name).filter(|v| !v.is_empty());
-        let table = table_name(get("SESSIONS_TABLE"))?;
-        let idle_window = match get("SESSIONS_IDLE_SECONDS") {
-            None => Duration::seconds(DEFAULT_IDLE_SECONDS),
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(n) if (1..=86_400 * 30).contains(&n) => Duration::seconds(n),
-                _ => {
-                    return Err(ConfigError(format!(
-                        "SESSIONS_IDLE_SECONDS must be a whole number of seconds from 1 to 2592000, got {raw:?}"
-                    )))
-                }
-            },
-        };
-        let org_claim = get("SESSIONS_ORG_CLAIM").unwrap_or_else(|| DEFAULT_ORG_CLAIM.into());
-        let dev_jwt = match get("SESSIONS_DEV_JWT_SECRET") {
-            None => None,
-            Some(secret) if secret.len() < MIN_DEV_SECRET_BYTES => {
-                return Err(ConfigError(format!(
-                    "SESSIONS_DEV_JWT_SECRET must be at least {MIN_DEV_SECRET_BYTES} bytes"
-                )))
-            }
-            Some(secret) => Some(DevJwtConfig {
-                secret: secret.into_bytes(),
-                issuer: get("SESSIONS_DEV_JWT_ISSUER").unwrap_or_else(|| DEFAULT_DEV_ISSUER.into()),
-                audience: get("SESSIONS_DEV_JWT_AUDIENCE")
-                    .unwrap_or_else(|| DEFAULT_DEV_AUDIENCE.into()),
-            }),
-        };
-        let mut cursor_keys = Vec::new();
-        for name in ["SESSIONS_CURSOR_KEY", "SESSIONS_CURSOR_KEY_PREVIOUS"] {
-            match get(name) {
-                Some(key) if key.len() >= MIN_CURSOR_KEY_BYTES => cursor_keys.push(key.into_bytes()),
-                Some(_) => {
-                    return Err(ConfigError(format!(
-                        "{name} must be at least {MIN_CURSOR_KEY_BYTES} bytes"
-                    )))
-                }
-                None if name == "SESSIONS_CURSOR_KEY" => {
-                    return Err(ConfigError(
-                        "SESSIONS_CURSOR_KEY is not set (a secret of at least 32 bytes that signs pagination cursors)".into(),
-                    ))
-                }
-                None => {}
-            }
-        }
         Ok(Config {
-            table,
-            idle_window,
-            org_claim,
-            dev_jwt,
-            cursor_keys,
+            table: table_name(get("SESSIONS_TABLE"))?,
+            idle_window: idle_window(get("SESSIONS_IDLE_SECONDS"))?,
+            org_claim: org_claim(get("SESSIONS_ORG_CLAIM"))?,
+            dev_jwt: dev_jwt(&get)?,
+            cursor_keys: cursor_keys(&get)?,
         })
     }
 }
 
+/// The process environment, as a lookup for the functions below.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// An empty variable counts as unset, as shells and templates often leave them.
+fn set(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
 /// `SESSIONS_TABLE`, required by every binary that touches the table.
 pub fn table_name(value: Option<String>) -> Result<String, ConfigError> {
-    value
-        .filter(|v| !v.is_empty())
+    set(value)
         .ok_or_else(|| ConfigError("SESSIONS_TABLE is not set (the DynamoDB table name)".into()))
+}
+
+/// `SESSIONS_IDLE_SECONDS`: 300 s when unset, else whole seconds from 1 to 30 days.
+pub fn idle_window(value: Option<String>) -> Result<Duration, ConfigError> {
+    let Some(raw) = set(value) else {
+        return Ok(Duration::seconds(DEFAULT_IDLE_SECONDS));
+    };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=MAX_IDLE_SECONDS).contains(&n) => Ok(Duration::seconds(n)),
+        _ => Err(ConfigError(format!(
+            "SESSIONS_IDLE_SECONDS must be a whole number of seconds from 1 to {MAX_IDLE_SECONDS}, got {raw:?}"
+        ))),
+    }
+}
+
+/// `SESSIONS_ORG_CLAIM`: `org_id` when unset. A name the verifier already reads for something
+/// else (`sub`, `scope`, ...) is refused, so the organization can never be read out of a claim
+/// that the issuer fills with something other than an organization.
+pub fn org_claim(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(name) = set(value) else {
+        return Ok(DEFAULT_ORG_CLAIM.into());
+    };
+    if RESERVED_CLAIMS.contains(&name.as_str()) {
+        return Err(ConfigError(format!(
+            "SESSIONS_ORG_CLAIM must name the claim that carries the organization id, not the \
+             registered claim {name:?}"
+        )));
+    }
+    if name.len() > MAX_CLAIM_NAME_BYTES
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ConfigError(format!(
+            "SESSIONS_ORG_CLAIM must be a claim name of at most {MAX_CLAIM_NAME_BYTES} bytes \
+             without spaces"
+        )));
+    }
+    Ok(name)
+}
+
+/// `SESSIONS_DEV_JWT_SECRET` (+ `_ISSUER`, `_AUDIENCE`): `None` when the secret is unset, which
+/// is how every deployed function runs. A secret shorter than [`MIN_DEV_SECRET_BYTES`] is
+/// refused: HS256 with less is guessable offline from one token.
+pub fn dev_jwt(get: impl Fn(&str) -> Option<String>) -> Result<Option<DevJwtConfig>, ConfigError> {
+    let Some(secret) = set(get("SESSIONS_DEV_JWT_SECRET")) else {
+        return Ok(None);
+    };
+    if secret.len() < MIN_DEV_SECRET_BYTES {
+        return Err(ConfigError(format!(
+            "SESSIONS_DEV_JWT_SECRET must be at least {MIN_DEV_SECRET_BYTES} bytes"
+        )));
+    }
+    Ok(Some(DevJwtConfig {
+        secret: secret.into_bytes(),
+        issuer: set(get("SESSIONS_DEV_JWT_ISSUER")).unwrap_or_else(|| DEFAULT_DEV_ISSUER.into()),
+        audience: set(get("SESSIONS_DEV_JWT_AUDIENCE"))
+            .unwrap_or_else(|| DEFAULT_DEV_AUDIENCE.into()),
+    }))
+}
+
+/// `SESSIONS_CURSOR_KEY` (required; it signs) then `SESSIONS_CURSOR_KEY_PREVIOUS` (optional;
+/// still verifies during a rotation), each at least [`MIN_CURSOR_KEY_BYTES`].
+pub fn cursor_keys(get: impl Fn(&str) -> Option<String>) -> Result<Vec<Vec<u8>>, ConfigError> {
+    let mut keys = Vec::new();
+    for name in ["SESSIONS_CURSOR_KEY", "SESSIONS_CURSOR_KEY_PREVIOUS"] {
+        match set(get(name)) {
+            Some(key) if key.len() >= MIN_CURSOR_KEY_BYTES => keys.push(key.into_bytes()),
+            Some(_) => {
+                return Err(ConfigError(format!(
+                    "{name} must be at least {MIN_CURSOR_KEY_BYTES} bytes"
+                )))
+            }
+            None if name == "SESSIONS_CURSOR_KEY" => {
+                return Err(ConfigError(format!(
+                    "SESSIONS_CURSOR_KEY is not set (a secret of at least {MIN_CURSOR_KEY_BYTES} \
+                     bytes that signs pagination cursors)"
+                )))
+            }
+            None => {}
+        }
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -162,5 +235,72 @@ mod tests {
     fn table_and_cursor_key_are_required() {
         assert!(load(&[("SESSIONS_CURSOR_KEY", KEY)]).is_err());
         assert!(load(&[("SESSIONS_TABLE", "t")]).is_err());
+    }
+
+    #[test]
+    fn helpers_parse_one_variable_each() {
+        assert_eq!(idle_window(None), Ok(Duration::seconds(300)));
+        assert_eq!(idle_window(Some(String::new())), Ok(Duration::seconds(300)));
+        assert_eq!(idle_window(Some("2592000".into())), Ok(Duration::days(30)));
+        assert!(idle_window(Some("2592001".into())).is_err());
+
+        assert!(matches!(dev_jwt(|_| None), Ok(None)));
+        let dev = dev_jwt(|k| (k == "SESSIONS_DEV_JWT_SECRET").then(|| KEY.to_string()))
+            .expect("valid")
+            .expect("set");
+        assert_eq!(dev.secret, KEY.as_bytes());
+        assert_eq!(
+            (dev.issuer.as_str(), dev.audience.as_str()),
+            (DEFAULT_DEV_ISSUER, DEFAULT_DEV_AUDIENCE)
+        );
+    }
+
+    #[test]
+    fn org_claim_is_configurable_but_not_a_registered_claim() {
+        assert_eq!(org_claim(None).as_deref(), Ok("org_id"));
+        assert_eq!(org_claim(Some("tenant".into())).as_deref(), Ok("tenant"));
+        assert_eq!(
+            org_claim(Some("https://example.com/org".into())).as_deref(),
+            Ok("https://example.com/org")
+        );
+        for bad in [
+            "sub",
+            "scope",
+            "scp",
+            "iss",
+            "aud",
+            "exp",
+            "a b",
+            &"x".repeat(129),
+        ] {
+            assert!(org_claim(Some(bad.to_string())).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let c = load(&[
+            ("SESSIONS_TABLE", "t"),
+            ("SESSIONS_CURSOR_KEY", KEY),
+            (
+                "SESSIONS_CURSOR_KEY_PREVIOUS",
+                "previous-key-previous-key-previous-key",
+            ),
+            (
+                "SESSIONS_DEV_JWT_SECRET",
+                "dev-secret-dev-secret-dev-secret-dev",
+            ),
+        ])
+        .expect("valid");
+        let shown = format!("{c:?} {c:#?}");
+        assert!(shown.contains("<2 redacted>"), "{shown}");
+        for secret in [KEY, "previous-key", "dev-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // Nor as the bytes a derived Debug of Vec<u8> would print.
+        assert!(
+            !shown.contains(&format!("{:?}", &KEY.as_bytes()[..4])),
+            "{shown}"
+        );
     }
 }

@@ -480,3 +480,36 @@ impl Reply {
             .to_string()
     }
 }
+
+// Helpers for the security tests (`tests/tests/security_*.rs`).
+
+impl Event {
+    /// Sets (or replaces) a request header as the client sent it; API Gateway lowercases names.
+    pub fn header(mut self, name: &str, value: &str) -> Event {
+        self.value["headers"][name.to_ascii_lowercase()] = value.into();
+        self
+    }
+
+    /// Sets API Gateway's request id (`requestContext.requestId`).
+    pub fn request_id(mut self, id: &str) -> Event {
+        self.value["requestContext"]["requestId"] = id.into();
+        self
+    }
+
+    /// Sets the request body (the routes read none; a client may send one anyway).
+    pub fn body(mut self, body: &str) -> Event {
+        self.value["body"] = body.into();
+        self
+    }
+}
+
+impl Reply {
+    /// The body without `requestId`, the one field in which two identical answers differ.
+    pub fn body_without_request_id(&self) -> serde_json::Value {
+        let mut body = self.body.clone();
+        if let Some(object) = body.as_object_mut() {
+            object.remove("requestId");
+        }
+        body
+    }
+}

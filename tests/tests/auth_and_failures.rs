@@ -102,9 +102,10 @@ fn dev_token(org: Uuid, scope: &str, secret: &str, ttl: i64) -> String {
             issuer: "sessions-api-dev".into(),
             audience: "sessions-api".into(),
         },
+        "org_id",
         &DevClaims {
             sub: "dev".into(),
-            org_id: org.to_string(),
+            organization_id: org.to_string(),
             scope: scope.into(),
             iss: "sessions-api-dev".into(),
             aud: "sessions-api".into(),

@@ -43,9 +43,10 @@ fn token(org: Uuid, scope: &str) -> String {
             issuer: "sessions-api-dev".into(),
             audience: "sessions-api".into(),
         },
+        "org_id",
         &DevClaims {
             sub: "e2e".into(),
-            org_id: org.to_string(),
+            organization_id: org.to_string(),
             scope: scope.into(),
             iss: "sessions-api-dev".into(),
             aud: "sessions-api".into(),

@@ -147,8 +147,16 @@ impl DynamoStore {
     }
 
     /// Creates the table with its two local secondary indexes and its change stream.
-    /// Returns `false` when it exists already.
+    /// Returns `false` when it exists already. (In AWS, `template.yaml` creates the table.)
     pub async fn create_table(&self) -> Result<bool, StoreError> {
+        self.create_table_with_stream(true).await
+    }
+
+    /// As [`DynamoStore::create_table`], with or without the change stream. The local engine
+    /// finds the next stream sequence number with a scan of every record it holds, which makes
+    /// each write cost grow with the table's write history; large local benchmarks that measure
+    /// the API rather than that engine turn the stream off (DynamoDB's stream is off the write path).
+    pub async fn create_table_with_stream(&self, stream: bool) -> Result<bool, StoreError> {
         let attr = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -189,13 +197,17 @@ impl DynamoStore {
             .key_schema(key(SK, KeyType::Range)?)
             .local_secondary_indexes(lsi(INDEX_BY_CREATED, CREATED_KEY)?)
             .local_secondary_indexes(lsi(INDEX_CONNECTED, CONNECTED_KEY)?)
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewAndOldImages)
-                    .build()
-                    .map_err(|e| StoreError::Internal(e.to_string()))?,
-            )
+            .set_stream_specification(if stream {
+                Some(
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::NewAndOldImages)
+                        .build()
+                        .map_err(|e| StoreError::Internal(e.to_string()))?,
+                )
+            } else {
+                None
+            })
             .send()
             .await;
         match result {

@@ -155,7 +155,7 @@ pub struct SeedArgs {
 /// `token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// Organization the token speaks for (its `org_id` claim).
+    /// Organization the token speaks for (in the SESSIONS_ORG_CLAIM claim, `org_id` by default).
     #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
     pub org: Uuid,
     /// Space-separated scopes (`sessions:read`, `sessions:write`, `management:all`).

@@ -9,7 +9,7 @@ use chrono::DateTime;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use sessions_shared::auth::{self, DevClaims};
-use sessions_shared::config::{ConfigError, DEFAULT_ORG_CLAIM};
+use sessions_shared::config::ConfigError;
 use sessions_shared::model::{Application, Session, StatusContext};
 use sessions_shared::store::{DynamoStore, StoreError};
 use sessions_shared::time::{self, Timestamp};
@@ -203,35 +203,23 @@ async fn seed(store: &DynamoStore, args: SeedArgs) -> Result<Value, CliError> {
 /// Needs only the dev JWT settings: it can run before any table or AWS configuration exists.
 fn token(args: TokenArgs) -> Result<Value, CliError> {
     let config = settings::dev_jwt()?;
-    refuse_custom_org_claim(std::env::var("SESSIONS_ORG_CLAIM").ok())?;
+    let org_claim = settings::org_claim()?;
     let issued_at = time::now().timestamp();
     let expires = issued_at + i64::from(args.ttl_seconds);
     let expires_at = DateTime::from_timestamp(expires, 0)
         .ok_or_else(|| CliError(format!("token expiry {expires} is out of range")))?;
     let claims = DevClaims {
         sub: args.sub,
-        org_id: args.org.to_string(),
+        organization_id: args.org.to_string(),
         scope: args.scope,
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
         iat: issued_at,
         exp: expires,
     };
-    let token = auth::mint_dev_token(&config, &claims)
+    let token = auth::mint_dev_token(&config, &org_claim, &claims)
         .map_err(|e| CliError(format!("could not sign the token: {e}")))?;
     Ok(json!({ "token": token, "expiresAt": time::format(&expires_at) }))
-}
-
-/// Dev tokens carry the organization in `org_id`; functions told to read another claim would
-/// refuse every one of them with a 401, so say so now instead.
-fn refuse_custom_org_claim(org_claim: Option<String>) -> Result<(), CliError> {
-    match org_claim.filter(|c| !c.is_empty() && c != DEFAULT_ORG_CLAIM) {
-        Some(claim) => Err(CliError(format!(
-            "SESSIONS_ORG_CLAIM is {claim:?}, but development tokens carry the organization in \
-             {DEFAULT_ORG_CLAIM:?}; unset SESSIONS_ORG_CLAIM to use them"
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// The application by id alone (the CLI is not told its organization).
@@ -374,14 +362,5 @@ mod tests {
         assert_eq!(view["clientInfo"]["name"], "cursor-vscode");
         assert_eq!(view["agentId"], app().id.to_string());
         assert!(view.get("disconnectedAt").is_none());
-    }
-
-    #[test]
-    fn only_the_default_org_claim_is_accepted_for_dev_tokens() {
-        assert!(refuse_custom_org_claim(None).is_ok());
-        assert!(refuse_custom_org_claim(Some(String::new())).is_ok());
-        assert!(refuse_custom_org_claim(Some("org_id".into())).is_ok());
-        let err = refuse_custom_org_claim(Some("tenant".into())).expect_err("custom");
-        assert!(err.to_string().contains("SESSIONS_ORG_CLAIM"));
     }
 }

@@ -11,8 +11,9 @@
 //!
 //! Configured like the functions: `SESSIONS_TABLE`, the standard AWS environment
 //! (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, credentials), `SESSIONS_IDLE_SECONDS` and, for
-//! `token`, `SESSIONS_DEV_JWT_SECRET` / `_ISSUER` / `_AUDIENCE`. Each command prints one JSON
-//! document on stdout; errors go to stderr with exit status 2 for bad arguments, 1 otherwise.
+//! `token`, `SESSIONS_DEV_JWT_SECRET` / `_ISSUER` / `_AUDIENCE` and `SESSIONS_ORG_CLAIM`. Each
+//! command prints one JSON document on stdout; errors go to stderr with exit status 2 for bad
+//! arguments, 1 otherwise.
 
 mod args;
 mod commands;

@@ -1,75 +1,41 @@
-//! The environment the CLI shares with the functions, read by the functions' own rules.
-//!
-//! The shared crate validates `SESSIONS_IDLE_SECONDS` and the `SESSIONS_DEV_JWT_*` variables
-//! only as part of the whole [`Config`], which also insists on variables a CLI command may not
-//! need (`SESSIONS_CURSOR_KEY`, and `SESSIONS_TABLE` for `token`). Rather than copy those
-//! rules, [`functions_config`] runs the real parser with just the variables a command uses and
-//! placeholders for the rest, so the CLI can never disagree with the functions about them.
+//! The environment the CLI shares with the functions, read by the shared crate's own parsers
+//! ([`sessions_shared::config`]) one variable at a time: the CLI can never disagree with the
+//! functions about a variable, and a command needs only the variables it uses (`token` runs
+//! with no table and no cursor key).
 
 use chrono::Duration;
-use sessions_shared::auth::DevJwtConfig;
-use sessions_shared::config::{self, Config, ConfigError};
-
-/// Stands in for variables a command does not read; never used for anything.
-const PLACEHOLDER_TABLE: &str = "unused-by-sessions-admin";
-/// Long enough to pass the cursor-key length check; never used for anything.
-const PLACEHOLDER_CURSOR_KEY: &str = "unused-by-sessions-admin-placeholder-cursor-key";
-
-const IDLE_VARS: &[&str] = &["SESSIONS_IDLE_SECONDS"];
-const DEV_JWT_VARS: &[&str] = &[
-    "SESSIONS_DEV_JWT_SECRET",
-    "SESSIONS_DEV_JWT_ISSUER",
-    "SESSIONS_DEV_JWT_AUDIENCE",
-];
+use sessions_shared::auth::{DevJwtConfig, MIN_DEV_SECRET_BYTES};
+use sessions_shared::config::{self, env, ConfigError};
 
 /// `SESSIONS_TABLE`, required by every command that touches the table.
 pub fn table() -> Result<String, ConfigError> {
-    config::table_name(std::env::var("SESSIONS_TABLE").ok())
+    config::table_name(env("SESSIONS_TABLE"))
 }
 
 /// `SESSIONS_IDLE_SECONDS` (300 s by default): the window the functions use, so the derived
 /// statuses the CLI prints are the ones the API will serve.
 pub fn idle_window() -> Result<Duration, ConfigError> {
-    idle_window_from(env)
+    config::idle_window(env("SESSIONS_IDLE_SECONDS"))
 }
 
-/// The development JWT settings `token` signs with; the secret is required.
+/// `SESSIONS_ORG_CLAIM` (`org_id` by default): the claim `token` writes the organization in,
+/// the one the functions read it from.
+pub fn org_claim() -> Result<String, ConfigError> {
+    config::org_claim(env("SESSIONS_ORG_CLAIM"))
+}
+
+/// The development JWT settings `token` signs with; unlike for the functions, the secret is
+/// required.
 pub fn dev_jwt() -> Result<DevJwtConfig, ConfigError> {
     dev_jwt_from(env)
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-fn idle_window_from(get: impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
-    Ok(functions_config(IDLE_VARS, get)?.idle_window)
-}
-
 fn dev_jwt_from(get: impl Fn(&str) -> Option<String>) -> Result<DevJwtConfig, ConfigError> {
-    functions_config(DEV_JWT_VARS, get)?.dev_jwt.ok_or_else(|| {
+    config::dev_jwt(get)?.ok_or_else(|| {
         ConfigError(format!(
-            "SESSIONS_DEV_JWT_SECRET is not set (the HS256 secret the functions verify development tokens with, at least {} bytes)",
-            sessions_shared::auth::MIN_DEV_SECRET_BYTES
+            "SESSIONS_DEV_JWT_SECRET is not set (the HS256 secret the functions verify \
+             development tokens with, at least {MIN_DEV_SECRET_BYTES} bytes)"
         ))
-    })
-}
-
-/// The functions' [`Config`] parser over the variables in `forward` only; see the module docs.
-fn functions_config(
-    forward: &[&str],
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
-    Config::from_lookup(|name| {
-        if forward.contains(&name) {
-            get(name)
-        } else {
-            match name {
-                "SESSIONS_TABLE" => Some(PLACEHOLDER_TABLE.into()),
-                "SESSIONS_CURSOR_KEY" => Some(PLACEHOLDER_CURSOR_KEY.into()),
-                _ => None,
-            }
-        }
     })
 }
 
@@ -116,20 +82,5 @@ mod tests {
         ]))
         .expect("valid");
         assert_eq!((c.issuer.as_str(), c.audience.as_str()), ("me", "them"));
-    }
-
-    #[test]
-    fn idle_window_defaults_and_is_validated_like_the_functions() {
-        assert_eq!(
-            idle_window_from(vars(&[])).expect("default"),
-            Duration::seconds(config::DEFAULT_IDLE_SECONDS)
-        );
-        assert_eq!(
-            idle_window_from(vars(&[("SESSIONS_IDLE_SECONDS", "60")])).expect("set"),
-            Duration::seconds(60)
-        );
-        assert!(idle_window_from(vars(&[("SESSIONS_IDLE_SECONDS", "0")])).is_err());
-        // A short dev secret is `token`'s business, not the idle window's.
-        assert!(idle_window_from(vars(&[("SESSIONS_DEV_JWT_SECRET", "short")])).is_ok());
     }
 }
