@@ -47,12 +47,21 @@ struct Facts {
     count: Option<u64>,
 }
 
-/// One request's identity and clock: a single `now` for the whole request.
+/// One request's identity and clock: a single `now` for the whole request, and the Lambda
+/// invocation's deadline when there is one.
 struct Exchange {
     request_id: String,
     route: &'static str,
     started: Instant,
     now: Timestamp,
+    deadline: Option<Instant>,
+}
+
+/// A successful response: 200 unless a handler says otherwise.
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Api {
@@ -139,7 +148,7 @@ impl Api {
         req: &Request,
         x: &Exchange,
         facts: &mut Facts,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let caller = self.caller(req, Scope::SessionsRead, facts)?;
         let application_id = path_uuid(req, "applicationId")?;
         facts.application_id = Some(application_id);
@@ -239,12 +248,7 @@ impl Api {
         Ok((matched, ctx, more))
     }
 
-    async fn get(
-        &self,
-        req: &Request,
-        x: &Exchange,
-        facts: &mut Facts,
-    ) -> Result<Vec<u8>, ApiError> {
+    async fn get(&self, req: &Request, x: &Exchange, facts: &mut Facts) -> Result<Reply, ApiError> {
         let caller = self.caller(req, Scope::SessionsRead, facts)?;
         let application_id = path_uuid(req, "applicationId")?;
         facts.application_id = Some(application_id);
@@ -272,13 +276,13 @@ impl Api {
         req: &Request,
         x: &Exchange,
         facts: &mut Facts,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let caller = self.caller(req, Scope::SessionsWrite, facts)?;
         let application_id = path_uuid(req, "applicationId")?;
         facts.application_id = Some(application_id);
         let outcome = self
             .store
-            .revoke_all(caller.organization_id, application_id, x.now)
+            .revoke_all(caller.organization_id, application_id, x.now, x.deadline)
             .await
             .map_err(|e| store_error(x, e))?
             .ok_or(ApiError::ApplicationNotFound)?;
@@ -289,11 +293,24 @@ impl Api {
         struct RevokeBody {
             success: bool,
             disconnected_count: u64,
+            /// Only on 202: `false`, the sweep stopped early.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            complete: Option<bool>,
         }
-        to_json(&RevokeBody {
+        let mut reply = to_json(&RevokeBody {
             success: true,
             disconnected_count: outcome.disconnected,
-        })
+            complete: (!outcome.complete).then_some(false),
+        })?;
+        if !outcome.complete {
+            // Every session that connected before the call already reads as disconnected
+            // (the watermark); calling again moves and counts the rest.
+            reply.status = 202;
+            reply
+                .headers
+                .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+        }
+        Ok(reply)
     }
 }
 
@@ -303,7 +320,7 @@ impl Api {
         req: &Request,
         x: &Exchange,
         facts: &mut Facts,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let caller = self.caller(req, Scope::SessionsWrite, facts)?;
         let application_id = path_uuid(req, "applicationId")?;
         facts.application_id = Some(application_id);
@@ -347,10 +364,15 @@ fn filter_matches(filter: ListFilter, session: &Session, ctx: &StatusContext) ->
     filter.matches(session.derived_status(ctx))
 }
 
-fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(|e| {
+fn to_json(value: &impl Serialize) -> Result<Reply, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|e| {
         tracing::error!(error = %e, "response serialization failed");
         ApiError::Internal
+    })?;
+    Ok(Reply {
+        status: 200,
+        body,
+        headers: Vec::new(),
     })
 }
 
@@ -401,12 +423,13 @@ impl Exchange {
             route,
             started: Instant::now(),
             now: time::now(),
+            deadline: lambda_deadline(req),
         }
     }
 
-    fn finish(self, outcome: Result<Vec<u8>, ApiError>, facts: &Facts) -> Response<Body> {
+    fn finish(self, outcome: Result<Reply, ApiError>, facts: &Facts) -> Response<Body> {
         let (status, body, extra, code) = match outcome {
-            Ok(body) => (200, body, Vec::new(), None),
+            Ok(reply) => (reply.status, reply.body, reply.headers, None),
             Err(err) => {
                 let body = serde_json::to_vec(&err.body(&self.request_id)).unwrap_or_default();
                 (err.status_code(), body, err.headers(), Some(err.code()))
@@ -454,6 +477,15 @@ impl Exchange {
         }
         response
     }
+}
+
+/// The invocation's deadline (epoch milliseconds in the Lambda context) as an `Instant`.
+fn lambda_deadline(req: &Request) -> Option<Instant> {
+    let deadline_ms = req.lambda_context_ref()?.deadline;
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).ok()?;
+    (deadline_ms > 0).then(|| {
+        Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    })
 }
 
 /// API Gateway's request id when there is one (it is what its access logs show), else the

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod params;
 pub mod store;

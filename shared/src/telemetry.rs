@@ -1,4 +1,11 @@
-//! Logging: one JSON object per line, which CloudWatch Logs indexes field by field.
+//! Logging: one JSON object per line on stdout, which CloudWatch Logs indexes field by field.
+//!
+//! Each line carries `timestamp` (RFC 3339) and `level`, the keys Lambda's JSON log format
+//! reads, so the template's `LogFormat: JSON` keeps them as they are beside Lambda's own
+//! records. Every request logs exactly one `request` line (see `api::Exchange::finish`): request
+//! id, route, status, error code, latency, organization, application and count; never a header,
+//! a token, a cursor or a key. Metrics go beside it as embedded-metric-format lines
+//! ([`crate::metrics`]).
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,5 +18,6 @@ pub fn init() {
         .with_target(false)
         .with_current_span(false)
         .flatten_event(true)
+        .with_writer(std::io::stdout)
         .try_init();
 }

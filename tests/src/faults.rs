@@ -60,3 +60,130 @@ pub async fn closed_port() -> String {
     drop(listener);
     format!("http://{addr}")
 }
+
+/// How a [`proxy`] misbehaves on the requests it picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer `ThrottlingException` without passing the request on.
+    Throttle,
+    /// Pass the request on (so the write happens), then answer 500 as if the reply was lost.
+    LoseAnswer,
+}
+
+/// A proxy in front of a real engine that injects `fault` into every `every`-th request whose
+/// `X-Amz-Target` ends with `operation`, and passes everything else through unchanged.
+pub struct FaultProxy {
+    pub endpoint: String,
+    injected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FaultProxy {
+    /// How many faults were injected so far.
+    pub fn injected(&self) -> usize {
+        self.injected.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+pub async fn proxy(
+    upstream: &str,
+    operation: &'static str,
+    every: usize,
+    fault: Fault,
+) -> FaultProxy {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Clone)]
+    struct State {
+        upstream: String,
+        http: reqwest::Client,
+        seen: Arc<AtomicUsize>,
+        injected: Arc<AtomicUsize>,
+        operation: &'static str,
+        every: usize,
+        fault: Fault,
+    }
+
+    fn error(status: StatusCode, kind: &str) -> axum::response::Response {
+        let body = format!(
+            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected"}}"#
+        );
+        (
+            status,
+            [("content-type", "application/x-amz-json-1.0")],
+            body,
+        )
+            .into_response()
+    }
+
+    async fn handle(
+        axum::extract::State(st): axum::extract::State<State>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::response::Response {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let picked = target.ends_with(st.operation)
+            && (st.seen.fetch_add(1, Ordering::SeqCst) + 1) % st.every.max(1) == 0;
+        if picked && st.fault == Fault::Throttle {
+            st.injected.fetch_add(1, Ordering::SeqCst);
+            return error(StatusCode::BAD_REQUEST, "ThrottlingException");
+        }
+        let mut request = st.http.post(&st.upstream).body(body.to_vec());
+        for (name, value) in headers.iter() {
+            if name != "host" && name != "content-length" {
+                request = request.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let upstream = match request.send().await {
+            Ok(r) => r,
+            Err(_) => return error(StatusCode::BAD_GATEWAY, "ServiceUnavailable"),
+        };
+        if picked {
+            st.injected.fetch_add(1, Ordering::SeqCst);
+            let _ = upstream.bytes().await;
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError");
+        }
+        let status = StatusCode::from_u16(upstream.status().as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = upstream
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/x-amz-json-1.0")
+            .to_string();
+        let bytes = upstream.bytes().await.unwrap_or_default();
+        (status, [("content-type", content_type)], bytes.to_vec()).into_response()
+    }
+
+    let injected = Arc::new(AtomicUsize::new(0));
+    let state = State {
+        upstream: upstream.to_string(),
+        http: reqwest::Client::new(),
+        seen: Arc::new(AtomicUsize::new(0)),
+        injected: injected.clone(),
+        operation,
+        every,
+        fault,
+    };
+    let app = axum::Router::new()
+        .fallback(axum::routing::any(handle))
+        .with_state(state);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    FaultProxy {
+        endpoint: format!("http://{addr}"),
+        injected,
+    }
+}

@@ -5,17 +5,18 @@
 
 pub mod layout;
 
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant};
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, KeySchemaElement, KeyType, KeysAndAttributes,
     LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValuesOnConditionCheckFailure,
     ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use crate::cursor::Position;
@@ -26,6 +27,10 @@ use layout::*;
 
 /// How many conditional updates a revoke keeps in flight at once.
 pub const REVOKE_CONCURRENCY: usize = 32;
+/// How close to its deadline a revoke stops starting new writes, leaving time to answer.
+pub const REVOKE_DEADLINE_MARGIN: StdDuration = StdDuration::from_secs(2);
+/// Attempts per session while the table throttles (each attempt has the SDK's own retries).
+const REVOKE_ITEM_ATTEMPTS: u32 = 5;
 /// Page size of the revoke sweep over the connected index.
 const REVOKE_PAGE: i32 = 1000;
 /// Attempts for the unprocessed keys of a batch read before giving up as unavailable.
@@ -106,6 +111,9 @@ pub struct QueryChunk {
 pub struct RevokeOutcome {
     /// Sessions this call moved from `active` to `disconnected`.
     pub disconnected: u64,
+    /// `false` when time ran out or writes stayed throttled: some connected sessions were not
+    /// moved (they read as disconnected through the watermark; another call moves them).
+    pub complete: bool,
 }
 
 /// The table, through the AWS SDK. Cheap to clone.
@@ -535,45 +543,39 @@ impl DynamoStore {
     /// The count is exact under concurrency and retries: each session changes state through a
     /// conditional write that only one caller can win, and a write that succeeded on an attempt
     /// whose answer was lost is recognised by the revocation id it left behind.
+    ///
+    /// With a `deadline`, no new write starts within [`REVOKE_DEADLINE_MARGIN`] of it; writes
+    /// that stay throttled after their retries are left too. Either way the outcome says
+    /// `complete: false`, and the watermark already makes every session it did not reach read
+    /// as disconnected; calling again finishes the sweep and counts the rest.
     /// Returns `None` when the application does not exist in this organization.
     pub async fn revoke_all(
         &self,
         organization_id: Uuid,
         application_id: Uuid,
         now: Timestamp,
+        deadline: Option<Instant>,
     ) -> Result<Option<RevokeOutcome>, StoreError> {
-        let watermark = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(app_key(organization_id, application_id)))
-            .update_expression("SET #rb = :now")
-            .condition_expression(
-                "attribute_exists(#pk) AND (attribute_not_exists(#rb) OR #rb < :now)",
-            )
-            .expression_attribute_names("#rb", REVOKED_BEFORE)
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":now", ts(&now))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        if let Err(e) = watermark {
-            match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    // An existing item means a newer watermark is already in place: go on.
-                    if c.item().is_none_or(|i| i.is_empty()) {
-                        return Ok(None);
-                    }
-                }
-                _ => return Err(classify("UpdateItem", e)),
-            }
+        if !self
+            .raise_watermark(organization_id, application_id, now)
+            .await?
+        {
+            return Ok(None);
         }
 
+        let out_of_time = || deadline.is_some_and(|d| Instant::now() + REVOKE_DEADLINE_MARGIN >= d);
         let revocation = Uuid::new_v4();
         let pk = partition_key(organization_id, application_id);
         let mut start = None;
-        let mut disconnected = 0u64;
+        let mut outcome = RevokeOutcome {
+            disconnected: 0,
+            complete: true,
+        };
         loop {
+            if out_of_time() {
+                outcome.complete = false;
+                break;
+            }
             let page = self
                 .client
                 .query()
@@ -597,18 +599,98 @@ impl DynamoStore {
                 .filter(|sk| is_session_sk(sk))
                 .map(|sk| key(pk.clone(), sk.to_string()))
                 .collect();
-            let done: Vec<Disconnect> = stream::iter(keys)
-                .map(|key| self.disconnect(key, now, revocation, Some(now)))
+            let wanted = keys.len();
+            let results: Vec<Result<Disconnect, StoreError>> = stream::iter(keys)
+                .take_while(|_| futures::future::ready(!out_of_time()))
+                .map(|key| self.disconnect_with_retries(key, now, revocation, deadline))
                 .buffer_unordered(REVOKE_CONCURRENCY)
-                .try_collect()
-                .await?;
-            disconnected += done.iter().filter(|d| **d == Disconnect::Done).count() as u64;
+                .collect()
+                .await;
+            if results.len() < wanted {
+                outcome.complete = false;
+            }
+            for result in results {
+                match result {
+                    Ok(Disconnect::Done) => outcome.disconnected += 1,
+                    Ok(Disconnect::NotActive | Disconnect::Missing) => {}
+                    Err(StoreError::Unavailable(detail)) => {
+                        tracing::warn!(error = %detail, "revoke left a session for the next sweep");
+                        outcome.complete = false;
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
             match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
+                Some(k) if outcome.complete => start = Some(k),
+                _ => break,
             }
         }
-        Ok(Some(RevokeOutcome { disconnected }))
+        Ok(Some(outcome))
+    }
+
+    /// Moves the application's revocation watermark forward to `now` (never back).
+    /// Returns `false` when the application does not exist in this organization.
+    async fn raise_watermark(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(app_key(organization_id, application_id)))
+            .update_expression("SET #rb = :now")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#rb) OR #rb < :now)",
+            )
+            .expression_attribute_names("#rb", REVOKED_BEFORE)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":now", ts(&now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                // An existing item means an equal or newer watermark is already in place.
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(c.item().is_some_and(|i| !i.is_empty()))
+                }
+                _ => Err(classify("UpdateItem", e)),
+            },
+        }
+    }
+
+    /// [`Self::disconnect`] for the sweep, retried with jittered backoff while the table is
+    /// throttling and time remains. Safe to retry: the transition is conditional, and an
+    /// attempt that succeeded unseen is recognised by its revocation id.
+    async fn disconnect_with_retries(
+        &self,
+        key: Item,
+        at: Timestamp,
+        revocation: Uuid,
+        deadline: Option<Instant>,
+    ) -> Result<Disconnect, StoreError> {
+        let mut attempt = 0u32;
+        loop {
+            match self.disconnect(key.clone(), at, revocation, Some(at)).await {
+                Err(StoreError::Unavailable(detail)) => {
+                    attempt += 1;
+                    let pause = StdDuration::from_millis(
+                        (25u64 << attempt.min(6)) + rand::random_range(0..25u64),
+                    );
+                    let in_time = deadline
+                        .is_none_or(|d| Instant::now() + pause + REVOKE_DEADLINE_MARGIN < d);
+                    if attempt >= REVOKE_ITEM_ATTEMPTS || !in_time {
+                        return Err(StoreError::Unavailable(detail));
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The one conditional transition `active` -> `disconnected`.
@@ -647,7 +729,7 @@ impl DynamoStore {
         match update.condition_expression(condition).send().await {
             Ok(_) => Ok(Disconnect::Done),
             Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
                     match c.item() {
                         None => Ok(Disconnect::Missing),
                         Some(old) if old.is_empty() => Ok(Disconnect::Missing),

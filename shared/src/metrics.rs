@@ -1,0 +1,250 @@
+//! Per-request CloudWatch metrics in the embedded metric format (EMF): one JSON line on stdout
+//! per request, which Lambda ships to CloudWatch Logs and CloudWatch turns into metrics. No API
+//! call on the request path, no `cloudwatch:PutMetricData` permission.
+//!
+//! Written with serde_json rather than a crate: `metrics_cloudwatch_embedded`, the maintained EMF
+//! backend, plugs the `metrics` facade into a global recorder and flushes through a layer around
+//! the Lambda runtime. These functions emit one fixed document per request with five values, so
+//! a page of code keeps its whole shape visible here and checked by the tests below.
+//!
+//! Metrics (namespace `SESSIONS_METRICS_NAMESPACE`, default `SessionsApi`):
+//! - by `Route`: `Requests`, `Latency` (ms), `ClientErrors` (4xx), `ServerErrors` (5xx) and, for
+//!   the revoke routes, `SessionsRevoked` (sessions this request disconnected);
+//! - by `Route` + `ErrorCode` and by `ErrorCode` alone, for failed requests: `Errors`, so each
+//!   class of error (`invalid_request`, `not_found`, `unavailable`, …) has its own series.
+//!
+//! Nothing from the request but its id, route and outcome goes into the document: no token, no
+//! caller, no parameter.
+
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value};
+
+/// The namespace when `SESSIONS_METRICS_NAMESPACE` is not set.
+pub const DEFAULT_NAMESPACE: &str = "SessionsApi";
+
+/// What one request did, as far as metrics are concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestMetrics<'a> {
+    /// The function's route name, e.g. `list-sessions`.
+    pub route: &'a str,
+    pub status: u16,
+    /// The error's stable code when the request failed.
+    pub error_code: Option<&'a str>,
+    pub latency_ms: f64,
+    /// Sessions the request disconnected; `None` for the read routes.
+    pub sessions_revoked: Option<u64>,
+    pub request_id: &'a str,
+}
+
+/// Whether `route` is one whose count is a number of sessions revoked (for the read routes
+/// the handler's count is the size of the page it returned).
+pub fn is_revoke_route(route: &str) -> bool {
+    matches!(route, "revoke-sessions" | "revoke-session")
+}
+
+impl RequestMetrics<'_> {
+    /// The EMF document: `_aws` metadata naming the metrics, then the values as top-level members.
+    pub fn to_emf(&self, namespace: &str, timestamp_ms: i64) -> Value {
+        let mut per_route = vec![
+            json!({"Name": "Requests", "Unit": "Count"}),
+            json!({"Name": "Latency", "Unit": "Milliseconds"}),
+            json!({"Name": "ClientErrors", "Unit": "Count"}),
+            json!({"Name": "ServerErrors", "Unit": "Count"}),
+        ];
+        let mut doc = Map::new();
+        doc.insert("Route".into(), self.route.into());
+        doc.insert("requestId".into(), self.request_id.into());
+        doc.insert("statusCode".into(), self.status.into());
+        doc.insert("Requests".into(), 1.into());
+        doc.insert("Latency".into(), json!(self.latency_ms));
+        doc.insert(
+            "ClientErrors".into(),
+            u8::from((400..500).contains(&self.status)).into(),
+        );
+        doc.insert("ServerErrors".into(), u8::from(self.status >= 500).into());
+        if let Some(revoked) = self.sessions_revoked {
+            per_route.push(json!({"Name": "SessionsRevoked", "Unit": "Count"}));
+            doc.insert("SessionsRevoked".into(), revoked.into());
+        }
+        let mut directives = vec![json!({
+            "Namespace": namespace,
+            "Dimensions": [["Route"]],
+            "Metrics": per_route,
+        })];
+        if let Some(code) = self.error_code {
+            directives.push(json!({
+                "Namespace": namespace,
+                "Dimensions": [["Route", "ErrorCode"], ["ErrorCode"]],
+                "Metrics": [{"Name": "Errors", "Unit": "Count"}],
+            }));
+            doc.insert("ErrorCode".into(), code.into());
+            doc.insert("Errors".into(), 1.into());
+        }
+        doc.insert(
+            "_aws".into(),
+            json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": directives}),
+        );
+        Value::Object(doc)
+    }
+}
+
+/// Where metrics go, read once per instance from the environment.
+#[derive(Debug, Clone)]
+struct Sink {
+    namespace: String,
+    enabled: bool,
+}
+
+fn sink() -> &'static Sink {
+    static SINK: OnceLock<Sink> = OnceLock::new();
+    SINK.get_or_init(|| Sink {
+        namespace: std::env::var("SESSIONS_METRICS_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+        // In Lambda (and under `cargo lambda watch`) the runtime names the function; tests that
+        // call the handlers in-process do not, and keep their output clean.
+        enabled: std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+            && std::env::var("SESSIONS_METRICS").map_or(true, |v| v != "off"),
+    })
+}
+
+/// Writes the request's EMF line to stdout, where Lambda collects it with the logs.
+pub fn emit(metrics: &RequestMetrics<'_>) {
+    let sink = sink();
+    if !sink.enabled {
+        return;
+    }
+    let doc = metrics.to_emf(&sink.namespace, chrono::Utc::now().timestamp_millis());
+    // One `println!` is one write of one line under stdout's lock: lines never interleave.
+    println!("{doc}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(
+        status: u16,
+        code: Option<&'static str>,
+        revoked: Option<u64>,
+    ) -> RequestMetrics<'static> {
+        RequestMetrics {
+            route: if revoked.is_some() {
+                "revoke-sessions"
+            } else {
+                "list-sessions"
+            },
+            status,
+            error_code: code,
+            latency_ms: 12.5,
+            sessions_revoked: revoked,
+            request_id: "req-1",
+        }
+    }
+
+    /// The rules of the EMF specification a CloudWatch ingestion would reject a document for.
+    fn assert_valid_emf(doc: &Value) {
+        let aws = doc["_aws"].as_object().expect("_aws is an object");
+        assert!(aws["Timestamp"].is_i64(), "Timestamp is epoch milliseconds");
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .expect("CloudWatchMetrics is an array");
+        assert!(!directives.is_empty());
+        for directive in directives {
+            let ns = directive["Namespace"].as_str().expect("Namespace");
+            assert!(!ns.is_empty() && ns.len() <= 256);
+            let dimension_sets = directive["Dimensions"].as_array().expect("Dimensions");
+            for set in dimension_sets {
+                let set = set.as_array().expect("a dimension set is an array");
+                assert!(set.len() <= 30);
+                for name in set {
+                    let name = name.as_str().expect("dimension names are strings");
+                    assert!(
+                        doc[name].is_string(),
+                        "dimension {name} is a top-level string member"
+                    );
+                }
+            }
+            let metrics = directive["Metrics"].as_array().expect("Metrics");
+            assert!(!metrics.is_empty() && metrics.len() <= 100);
+            for metric in metrics {
+                let name = metric["Name"].as_str().expect("metric Name");
+                assert!(
+                    doc[name].is_number(),
+                    "metric {name} is a top-level number member"
+                );
+                assert!(metric["Unit"].is_string());
+            }
+        }
+    }
+
+    #[test]
+    fn a_success_has_the_required_aws_structure_and_no_error_series() {
+        let doc = sample(200, None, None).to_emf("SessionsApi/test", 1_796_083_500_000);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_796_083_500_000_i64);
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().expect("array");
+        assert_eq!(directives.len(), 1);
+        assert_eq!(directives[0]["Namespace"], "SessionsApi/test");
+        assert_eq!(directives[0]["Dimensions"], json!([["Route"]]));
+        assert_eq!(doc["Route"], "list-sessions");
+        assert_eq!(doc["Requests"], 1);
+        assert_eq!(doc["Latency"], 12.5);
+        assert_eq!(doc["ClientErrors"], 0);
+        assert_eq!(doc["ServerErrors"], 0);
+        assert!(doc.get("Errors").is_none() && doc.get("ErrorCode").is_none());
+        assert!(doc.get("SessionsRevoked").is_none(), "reads revoke nothing");
+    }
+
+    #[test]
+    fn errors_are_counted_by_class_and_by_code() {
+        let doc = sample(404, Some("not_found"), None).to_emf("SessionsApi", 1);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["ClientErrors"], 1);
+        assert_eq!(doc["ServerErrors"], 0);
+        assert_eq!(doc["ErrorCode"], "not_found");
+        assert_eq!(doc["Errors"], 1);
+        let errors = &doc["_aws"]["CloudWatchMetrics"][1];
+        assert_eq!(
+            errors["Dimensions"],
+            json!([["Route", "ErrorCode"], ["ErrorCode"]])
+        );
+
+        let doc = sample(503, Some("unavailable"), None).to_emf("SessionsApi", 1);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["ClientErrors"], 0);
+        assert_eq!(doc["ServerErrors"], 1);
+    }
+
+    #[test]
+    fn revokes_report_how_many_sessions_they_disconnected() {
+        let doc = sample(200, None, Some(7)).to_emf("SessionsApi", 1);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["SessionsRevoked"], 7);
+        let names: Vec<&str> = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .filter_map(|m| m["Name"].as_str())
+            .collect();
+        assert!(names.contains(&"SessionsRevoked"));
+    }
+
+    #[test]
+    fn only_the_revoke_routes_count_revocations() {
+        assert!(is_revoke_route("revoke-sessions"));
+        assert!(is_revoke_route("revoke-session"));
+        assert!(!is_revoke_route("list-sessions"));
+        assert!(!is_revoke_route("get-session"));
+    }
+
+    #[test]
+    fn the_document_is_one_line() {
+        let line = sample(200, None, Some(1))
+            .to_emf("SessionsApi", 1)
+            .to_string();
+        assert!(!line.contains('\n'));
+    }
+}
