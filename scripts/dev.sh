@@ -164,7 +164,8 @@ SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
 
 # --- how to call it ----------------------------------------------------------
 api="http://127.0.0.1:$DEV_API_PORT/api/v1/applications/$DEMO_APP/sessions"
-auth="-H 'Authorization: Bearer $TOKEN'"
+# Single quotes: the printed lines say "$TOKEN", set by the export line above them.
+auth='-H "Authorization: Bearer $TOKEN"'
 cat <<EOF
 
 Sessions API (dev) on http://127.0.0.1:$DEV_API_PORT, DynamoDB engine on $AWS_ENDPOINT_URL_DYNAMODB
@@ -190,6 +191,8 @@ Get one session (take an id from the list output):
 EOF
 fi
 cat <<EOF
+Revoke one session:
+  curl -s -X DELETE $auth '$api/${SESSION_ID:-SESSION_ID}'
 Revoke all sessions:
   curl -s -X DELETE $auth '$api'
 

@@ -51,6 +51,9 @@ pub enum StoreError {
     /// The application was revoked at or after the moment this session says it connected.
     #[error("the application was revoked after this session connected")]
     RevokedAfterConnect,
+    /// The table does not exist (a misconfiguration, or a local table never created).
+    #[error("table not found: {0}")]
+    TableNotFound(String),
     /// Anything else: a bug, a misconfiguration, or an item that does not decode.
     #[error("DynamoDB error: {0}")]
     Internal(String),
@@ -89,6 +92,9 @@ where
         _ => false,
     };
     let detail = format!("{op}: {}", DisplayErrorContext(&err));
+    if err.code() == Some("ResourceNotFoundException") {
+        return StoreError::TableNotFound(detail);
+    }
     if retryable {
         StoreError::Unavailable(detail)
     } else {

@@ -244,12 +244,10 @@ fn store_failure(store: &DynamoStore, err: StoreError) -> CliError {
         StoreError::Unavailable(detail) => CliError(format!(
             "DynamoDB is unavailable (is AWS_ENDPOINT_URL_DYNAMODB right and the engine running?): {detail}"
         )),
-        StoreError::Internal(detail) if detail.contains("ResourceNotFoundException") => {
-            CliError(format!(
-                "table {:?} does not exist (run: sessions-admin create-table)",
-                store.table()
-            ))
-        }
+        StoreError::TableNotFound(_) => CliError(format!(
+            "table {:?} does not exist (run: sessions-admin create-table)",
+            store.table()
+        )),
         other => CliError(other.to_string()),
     }
 }
