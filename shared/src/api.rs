@@ -27,6 +27,8 @@ use crate::time::{self, Timestamp};
 
 /// How long a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
+/// The largest query a filtered list issues while looking for matches.
+const MAX_FILTER_CHUNK: i32 = 1000;
 /// The response header that carries the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -199,7 +201,7 @@ impl Api {
             binding.filter,
         );
         let want = limit as usize + 1; // one more than the page, to know whether more remain
-        let chunk_size = i32::try_from(want + 1).unwrap_or(i32::MAX);
+        let mut chunk_size = i32::try_from(want + 1).unwrap_or(i32::MAX);
         let (application, mut chunk) = match after {
             // From the top, the application item comes first in the same query.
             None => {
@@ -237,6 +239,9 @@ impl Api {
                 break;
             }
             let Some(last) = last else { break };
+            // The filter is dropping items: read further ahead each time, up to about a
+            // DynamoDB page, so a sparse filter over a long history takes few round trips.
+            chunk_size = chunk_size.saturating_mul(4).min(MAX_FILTER_CHUNK);
             chunk = self
                 .store
                 .query_sessions(org, app_id, filter, Some(last), chunk_size)
