@@ -484,11 +484,16 @@ impl Exchange {
     }
 }
 
+/// 2001-09-09 in epoch milliseconds: anything smaller is not a wall-clock deadline.
+const PLAUSIBLE_EPOCH_MS: u64 = 1_000_000_000_000;
+
 /// The invocation's deadline (epoch milliseconds in the Lambda context) as an `Instant`.
 fn lambda_deadline(req: &Request) -> Option<Instant> {
     let deadline_ms = req.lambda_context_ref()?.deadline;
     let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).ok()?;
-    (deadline_ms > 0).then(|| {
+    // Lambda sends epoch milliseconds; some local runners send a bare duration (cargo lambda
+    // watch: 600000) or nothing. Only a plausible epoch (after 2001) counts as a deadline.
+    (deadline_ms > PLAUSIBLE_EPOCH_MS).then(|| {
         Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
     })
 }

@@ -84,8 +84,8 @@ async fn handler_answers_202_with_retry_after_when_the_invocation_runs_out_of_ti
     let world = World::new().await;
     seed(&world, 10).await;
     let mut context = lambda_http::Context::default();
-    // One second left: inside the margin the sweep keeps for answering.
-    context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis() + 1000).unwrap_or(0);
+    // No time left: the watermark is written, the sweep does not start.
+    context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
     let req = world
         .event(Kind::RevokeAll)
         .request()
@@ -380,4 +380,20 @@ async fn every_disconnect_produces_exactly_one_stream_record() {
     .collect();
     assert_eq!(disconnects, expected);
     let _ = Uuid::nil();
+}
+
+#[tokio::test]
+async fn a_deadline_that_is_not_a_wall_clock_time_is_ignored() {
+    // cargo lambda watch sends a bare duration (600000) where Lambda sends epoch milliseconds.
+    let world = World::new().await;
+    seed(&world, 3).await;
+    let mut context = lambda_http::Context::default();
+    context.deadline = 600_000;
+    let req = world
+        .event(Kind::RevokeAll)
+        .request()
+        .with_lambda_context(context);
+    let reply = Reply::from_response(world.api.revoke_sessions(req).await);
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["disconnectedCount"], 3);
 }
