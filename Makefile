@@ -22,7 +22,12 @@ export CARGO_LAMBDA := $(CURDIR)/$(VENV)/bin/cargo-lambda
 FUNCTIONS := list-sessions get-session revoke-sessions revoke-session
 FUNCTION_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 
-.PHONY: help venv dev test lint fmt build clean
+# The venv's AWS SAM CLI, kept from calling home (no telemetry, no version check).
+SAM := scripts/sam.sh
+# `make build ARCH=x86_64` on hosts without rustup's aarch64-unknown-linux-gnu target.
+ARCH ?= arm64
+
+.PHONY: help venv dev test lint fmt build fuzz clean bench
 
 help: ## Show this list
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -41,23 +46,52 @@ $(VENV_STAMP): requirements-dev.txt
 dev: venv ## Run the API locally: engine on :8000, seeded demo data, cargo lambda watch on :9000
 	scripts/dev.sh
 
-test: venv ## Everything CI checks: fmt, clippy, build, tests, template lint
+test: venv ## Everything CI checks: fmt, clippy, build, tests, template lint, contract fuzzing
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace
 	cargo test --workspace
 	cfn-lint template.yaml
+	$(SAM) validate --lint
+	scripts/contract-fuzz.sh
 
-lint: venv ## fmt check, clippy and cfn-lint, without building or running tests
+lint: venv ## fmt check, clippy, cfn-lint and sam validate, without building or running tests
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
+	$(SAM) validate --lint
 
 fmt: ## Format all Rust code in place
 	cargo fmt --all
 
-build: venv ## Release build of the Lambda functions for arm64 (target/lambda/<name>/bootstrap)
-	cargo lambda build --release --arm64 $(FUNCTION_PACKAGES)
+# `sam build` into target/sam (samconfig.toml): for each function a release
+# `cargo lambda build --bin NAME`, for arm64 as template.yaml says. That needs rustup's
+# aarch64-unknown-linux-gnu target (cargo-lambda adds it when it is missing and rustup can
+# download) and zig (from the venv). ARCH=x86_64 builds a copy of the template with x86_64
+# written in instead, so the built template always names the architecture it was built for.
+# `sam deploy` then deploys target/sam/template.yaml as it is.
+build: venv ## sam build of the four functions into target/sam (ARCH=x86_64 without the aarch64 target)
+ifeq ($(ARCH),arm64)
+	$(SAM) build
+else ifeq ($(ARCH),x86_64)
+	@mkdir -p target
+	sed 's/^      - arm64$$/      - x86_64/' template.yaml >target/template-x86_64.yaml
+	@grep -q '^      - x86_64$$' target/template-x86_64.yaml \
+		|| { echo "template.yaml: no '- arm64' line under Globals Architectures" >&2; exit 1; }
+	$(SAM) build --template-file target/template-x86_64.yaml --base-dir . --build-dir target/sam
+else
+	@echo "ARCH must be arm64 or x86_64, got $(ARCH)" >&2; exit 2
+endif
+
+fuzz: venv ## Contract fuzzing alone: schemathesis against the local stack (FUZZ_MAX_EXAMPLES=50)
+	cargo build --workspace
+	scripts/contract-fuzz.sh
+
+# The harness builds the function zips and the hello-world baseline itself (release builds:
+# minutes on a cold cache), then measures; BENCH_ARGS passes options, e.g. --profiles 3,z.
+bench: venv ## Benchmarks (release builds): target/bench/summary.json and a table of goals
+	cargo build --release -p sessions-bench
+	target/release/sessions-bench $(BENCH_ARGS)
 
 clean: ## Remove build output, the venv and local dev state
 	cargo clean
