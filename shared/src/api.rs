@@ -87,7 +87,7 @@ impl Api {
             None => Authenticator::gateway(config.org_claim.clone()),
         };
         Ok(Api {
-            store,
+            store: store.with_retention(config.retention),
             auth,
             cursors: CursorCodec::new(config.cursor_keys.clone()),
             idle_window: config.idle_window,

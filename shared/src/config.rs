@@ -36,6 +36,9 @@ pub struct Config {
     pub dev_jwt: Option<DevJwtConfig>,
     /// `SESSIONS_CURSOR_KEY`, then `SESSIONS_CURSOR_KEY_PREVIOUS` during a rotation.
     pub cursor_keys: Vec<Vec<u8>>,
+    /// `SESSIONS_RETENTION_DAYS`: how long a disconnected session is kept before the table's
+    /// TTL deletes it; unset keeps it forever.
+    pub retention: Option<Duration>,
 }
 
 /// Secrets stay out of logs and panic messages: the keys are shown as a count only.
@@ -46,6 +49,7 @@ impl std::fmt::Debug for Config {
             .field("idle_window", &self.idle_window)
             .field("org_claim", &self.org_claim)
             .field("dev_jwt", &self.dev_jwt)
+            .field("retention", &self.retention)
             .field(
                 "cursor_keys",
                 &format_args!("<{} redacted>", self.cursor_keys.len()),
@@ -71,6 +75,7 @@ impl Config {
             org_claim: org_claim(get("SESSIONS_ORG_CLAIM"))?,
             dev_jwt: dev_jwt(&get)?,
             cursor_keys: cursor_keys(&get)?,
+            retention: retention(get("SESSIONS_RETENTION_DAYS"))?,
         })
     }
 }
@@ -100,6 +105,19 @@ pub fn idle_window(value: Option<String>) -> Result<Duration, ConfigError> {
         Ok(n) if (1..=MAX_IDLE_SECONDS).contains(&n) => Ok(Duration::seconds(n)),
         _ => Err(ConfigError(format!(
             "SESSIONS_IDLE_SECONDS must be a whole number of seconds from 1 to {MAX_IDLE_SECONDS}, got {raw:?}"
+        ))),
+    }
+}
+
+/// `SESSIONS_RETENTION_DAYS`: whole days from 1 to 3650, or unset (no expiry).
+pub fn retention(value: Option<String>) -> Result<Option<Duration>, ConfigError> {
+    let Some(raw) = set(value) else {
+        return Ok(None);
+    };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=3650).contains(&n) => Ok(Some(Duration::days(n))),
+        _ => Err(ConfigError(format!(
+            "SESSIONS_RETENTION_DAYS must be a whole number of days from 1 to 3650, got {raw:?}"
         ))),
     }
 }
@@ -186,6 +204,15 @@ mod tests {
     }
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn retention_is_optional_and_checked() {
+        assert_eq!(retention(None), Ok(None));
+        assert_eq!(retention(Some("7".into())), Ok(Some(Duration::days(7))));
+        for bad in ["0", "3651", "x", "-1"] {
+            assert!(retention(Some(bad.into())).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults() {

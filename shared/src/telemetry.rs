@@ -9,9 +9,21 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the JSON log subscriber, filtered by `RUST_LOG` (default `info`). Safe to call twice.
+/// Installs the JSON log subscriber, filtered by `RUST_LOG` (default `info`), with the Lambda
+/// runtime crates capped at `info`. Safe to call twice.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The runtime logs whole events (the Authorization header, the query with its cursor) at
+    // debug and trace: keep those crates at info whatever RUST_LOG says.
+    for directive in [
+        "lambda_runtime=info",
+        "lambda_runtime_api_client=info",
+        "lambda_http=info",
+    ] {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

@@ -222,3 +222,58 @@ async fn watermark_disconnects_sessions_the_sweep_did_not_change() {
     let inactive = world.list(&[("status", "inactive")]).await;
     assert_eq!(inactive.ids(), [straggler.id.to_string()]);
 }
+
+#[tokio::test]
+async fn disconnected_sessions_get_a_ttl_from_the_retention_setting() {
+    let world = World::with_env(|vars| {
+        vars.insert("SESSIONS_RETENTION_DAYS".into(), "7".into());
+    })
+    .await;
+    let s = world.session(Duration::seconds(5));
+    world.put(&s).await;
+    let reply = world.call(world.event(Kind::RevokeAll)).await;
+    assert_eq!(reply.body["disconnectedCount"], 1);
+    let got = world.call(world.get_event(s.id)).await;
+    let at = time::parse(got.body["session"]["disconnectedAt"].as_str().expect("set"))
+        .expect("timestamp");
+    let item = world
+        .store
+        .client()
+        .get_item()
+        .table_name(world.store.table())
+        .set_key(Some(sessions_shared::store::layout::session_key(
+            world.org,
+            world.app.id,
+            s.id,
+        )))
+        .send()
+        .await
+        .expect("raw get")
+        .item
+        .expect("item");
+    let ttl: i64 = item
+        .get("expiresAtTtl")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .expect("a numeric TTL");
+    assert_eq!(ttl, (at + Duration::days(7)).timestamp());
+    // Connected sessions never expire (this one connects after the revoke).
+    let live = sessions_tests::session_of(&world.app, time::now() + Duration::milliseconds(5));
+    world.put(&live).await;
+    let item = world
+        .store
+        .client()
+        .get_item()
+        .table_name(world.store.table())
+        .set_key(Some(sessions_shared::store::layout::session_key(
+            world.org,
+            world.app.id,
+            live.id,
+        )))
+        .send()
+        .await
+        .expect("raw get")
+        .item
+        .expect("item");
+    assert!(!item.contains_key("expiresAtTtl"));
+}

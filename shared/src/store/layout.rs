@@ -25,6 +25,8 @@ pub const LAST_ACTIVE_AT: &str = "lastActiveAt";
 pub const DISCONNECTED_AT: &str = "disconnectedAt";
 pub const DISCONNECTED_BY: &str = "disconnectedBy";
 pub const REVOKED_BEFORE: &str = "revokedBefore";
+/// The table's TTL attribute (epoch seconds): set when a session is disconnected.
+pub const EXPIRES_AT_TTL: &str = "expiresAtTtl";
 
 /// LSI over every item of an application, sorted by `createdKey`: the list of all sessions.
 pub const INDEX_BY_CREATED: &str = "byCreated";

@@ -11,9 +11,10 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, KeySchemaElement, KeyType, KeysAndAttributes,
-    LocalSecondaryIndex, Projection, ProjectionType, Put, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType,
+    KeysAndAttributes, LocalSecondaryIndex, Projection, ProjectionType, Put,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt};
@@ -127,6 +128,8 @@ pub struct RevokeOutcome {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long a disconnected session stays before the table's TTL deletes it.
+    retention: Option<chrono::Duration>,
 }
 
 impl DynamoStore {
@@ -134,7 +137,19 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            retention: None,
         }
+    }
+
+    /// Disconnects from now on also set the TTL attribute to `disconnectedAt + retention`.
+    pub fn with_retention(mut self, retention: Option<chrono::Duration>) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The TTL (epoch seconds) of a session disconnected at `at`, if sessions expire.
+    fn expiry_of(&self, at: Timestamp) -> Option<i64> {
+        self.retention.map(|r| (at + r).timestamp())
     }
 
     /// Builds the SDK client from the standard environment (`AWS_REGION`, credentials, and
@@ -225,10 +240,25 @@ impl DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("ResourceInUseException") => Ok(false),
-            Err(e) => Err(classify("CreateTable", e)),
+            Ok(_) => {}
+            Err(e) if e.code() == Some("ResourceInUseException") => return Ok(false),
+            Err(e) => return Err(classify("CreateTable", e)),
         }
+        // As in template.yaml: DynamoDB deletes disconnected sessions once their TTL passes.
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(EXPIRES_AT_TTL)
+                    .build()
+                    .map_err(|e| StoreError::Internal(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTimeToLive", e))?;
+        Ok(true)
     }
 
     /// Registers an application for its organization (and in the by-id directory).
@@ -425,9 +455,13 @@ impl DynamoStore {
         } else {
             check.condition_expression("attribute_exists(#pk)")
         };
+        let mut item = session_to_item(session)?;
+        if let Some(expiry) = session.disconnected_at.and_then(|at| self.expiry_of(at)) {
+            item.insert(EXPIRES_AT_TTL.into(), AttributeValue::N(expiry.to_string()));
+        }
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(session_to_item(session)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .build()
@@ -719,7 +753,10 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key))
-            .update_expression("SET #st = :disconnected, #da = :at, #db = :rev REMOVE #ck")
+            .update_expression(match self.expiry_of(at) {
+                Some(_) => "SET #st = :disconnected, #da = :at, #db = :rev, #ttl = :ttl REMOVE #ck",
+                None => "SET #st = :disconnected, #da = :at, #db = :rev REMOVE #ck",
+            })
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#st", STATUS)
             .expression_attribute_names("#da", DISCONNECTED_AT)
@@ -730,6 +767,11 @@ impl DynamoStore {
             .expression_attribute_values(":at", ts(&at))
             .expression_attribute_values(":rev", s(revocation.to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(expiry) = self.expiry_of(at) {
+            update = update
+                .expression_attribute_names("#ttl", EXPIRES_AT_TTL)
+                .expression_attribute_values(":ttl", AttributeValue::N(expiry.to_string()));
+        }
         if let Some(by) = connected_by {
             condition.push_str(" AND (#ca <= :by OR (attribute_not_exists(#ca) AND #cr <= :by))");
             update = update
