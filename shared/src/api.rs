@@ -41,6 +41,40 @@ pub struct Api {
     idle_window: Duration,
 }
 
+/// The API's routes; each Lambda function serves one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ListSessions,
+    GetSession,
+    RevokeSessions,
+    RevokeSession,
+}
+
+impl Endpoint {
+    /// The function's name: the route label in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::ListSessions => "list-sessions",
+            Endpoint::GetSession => "get-session",
+            Endpoint::RevokeSessions => "revoke-sessions",
+            Endpoint::RevokeSession => "revoke-session",
+        }
+    }
+}
+
+/// A function's whole `main`: logging, configuration and the SDK client once per instance
+/// (outside the handler), then the Lambda runtime loop for `endpoint`. A bad configuration
+/// fails the init, before any request is accepted.
+pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let api = Api::from_env().await?;
+    lambda_http::run(lambda_http::service_fn(|req: Request| {
+        let api = &api;
+        async move { Ok::<_, std::convert::Infallible>(api.handle(endpoint, req).await) }
+    }))
+    .await
+}
+
 /// What a request did, for its log line.
 #[derive(Debug, Default)]
 struct Facts {
@@ -98,36 +132,38 @@ impl Api {
         &self.store
     }
 
+    /// Answers one request for `endpoint`: the one place every route passes through, so
+    /// each gets the same request id, clock, error mapping, headers, log line and metrics.
+    pub async fn handle(&self, endpoint: Endpoint, req: Request) -> Response<Body> {
+        let x = Exchange::begin(&req, endpoint.name());
+        let mut facts = Facts::default();
+        let outcome = match endpoint {
+            Endpoint::ListSessions => self.list(&req, &x, &mut facts).await,
+            Endpoint::GetSession => self.get(&req, &x, &mut facts).await,
+            Endpoint::RevokeSessions => self.revoke_all(&req, &x, &mut facts).await,
+            Endpoint::RevokeSession => self.revoke_one(&req, &x, &mut facts).await,
+        };
+        x.finish(outcome, &facts)
+    }
+
     /// `GET /api/v1/applications/{applicationId}/sessions`
     pub async fn list_sessions(&self, req: Request) -> Response<Body> {
-        let x = Exchange::begin(&req, "list-sessions");
-        let mut facts = Facts::default();
-        let outcome = self.list(&req, &x, &mut facts).await;
-        x.finish(outcome, &facts)
+        self.handle(Endpoint::ListSessions, req).await
     }
 
     /// `GET /api/v1/applications/{applicationId}/sessions/{sessionId}`
     pub async fn get_session(&self, req: Request) -> Response<Body> {
-        let x = Exchange::begin(&req, "get-session");
-        let mut facts = Facts::default();
-        let outcome = self.get(&req, &x, &mut facts).await;
-        x.finish(outcome, &facts)
+        self.handle(Endpoint::GetSession, req).await
     }
 
     /// `DELETE /api/v1/applications/{applicationId}/sessions`
     pub async fn revoke_sessions(&self, req: Request) -> Response<Body> {
-        let x = Exchange::begin(&req, "revoke-sessions");
-        let mut facts = Facts::default();
-        let outcome = self.revoke_all(&req, &x, &mut facts).await;
-        x.finish(outcome, &facts)
+        self.handle(Endpoint::RevokeSessions, req).await
     }
 
     /// `DELETE /api/v1/applications/{applicationId}/sessions/{sessionId}` (beyond the reference)
     pub async fn revoke_session(&self, req: Request) -> Response<Body> {
-        let x = Exchange::begin(&req, "revoke-session");
-        let mut facts = Facts::default();
-        let outcome = self.revoke_one(&req, &x, &mut facts).await;
-        x.finish(outcome, &facts)
+        self.handle(Endpoint::RevokeSession, req).await
     }
 
     fn caller(&self, req: &Request, scope: Scope, facts: &mut Facts) -> Result<Caller, ApiError> {

@@ -1,15 +1,8 @@
 //! `DELETE /api/v1/applications/{applicationId}/sessions`: wiring only; the handler lives in `sessions_shared::api`.
 
-use lambda_http::{run, service_fn, Error, Request};
-use sessions_shared::{api::Api, telemetry};
+use sessions_shared::api::{serve, Endpoint};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let api = Api::from_env().await?;
-    run(service_fn(|req: Request| {
-        let api = &api;
-        async move { Ok::<_, Error>(api.revoke_sessions(req).await) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    serve(Endpoint::RevokeSessions).await
 }
