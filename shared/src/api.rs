@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::{Authenticator, Caller, Scope};
+use crate::auth::{Authenticator, Scope};
 use crate::config::{Config, ConfigError};
 use crate::cursor::{CursorBinding, CursorCodec, Position};
 use crate::error::ApiError;
@@ -166,11 +166,21 @@ impl Api {
         self.handle(Endpoint::RevokeSession, req).await
     }
 
-    fn caller(&self, req: &Request, scope: Scope, facts: &mut Facts) -> Result<Caller, ApiError> {
+    /// Who is calling, and on which application: authenticates, checks the route's scope, then
+    /// reads the application id, in that order, so a caller without the right token learns
+    /// nothing from the path. The organization comes from the verified token only.
+    fn target(
+        &self,
+        req: &Request,
+        scope: Scope,
+        facts: &mut Facts,
+    ) -> Result<(Uuid, Uuid), ApiError> {
         let caller = self.auth.authenticate(req)?;
         facts.organization_id = Some(caller.organization_id);
         caller.require(scope)?;
-        Ok(caller)
+        let application_id = path_uuid(req, "applicationId")?;
+        facts.application_id = Some(application_id);
+        Ok((caller.organization_id, application_id))
     }
 
     fn status_context(&self, now: Timestamp, revoked_before: Option<Timestamp>) -> StatusContext {
@@ -187,13 +197,11 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        let caller = self.caller(req, Scope::SessionsRead, facts)?;
-        let application_id = path_uuid(req, "applicationId")?;
-        facts.application_id = Some(application_id);
+        let (org, application_id) = self.target(req, Scope::SessionsRead, facts)?;
         let params =
             ListParams::parse(|name| req.query_string_parameters_ref().and_then(|q| q.all(name)))?;
         let binding = CursorBinding {
-            organization_id: caller.organization_id,
+            organization_id: org,
             application_id,
             filter: params.filter,
         };
@@ -290,13 +298,11 @@ impl Api {
     }
 
     async fn get(&self, req: &Request, x: &Exchange, facts: &mut Facts) -> Result<Reply, ApiError> {
-        let caller = self.caller(req, Scope::SessionsRead, facts)?;
-        let application_id = path_uuid(req, "applicationId")?;
-        facts.application_id = Some(application_id);
+        let (org, application_id) = self.target(req, Scope::SessionsRead, facts)?;
         let session_id = path_uuid(req, "sessionId")?;
         let (application, session) = self
             .store
-            .get_session(caller.organization_id, application_id, session_id)
+            .get_session(org, application_id, session_id)
             .await
             .map_err(|e| store_error(x, e))?;
         let application = application.ok_or(ApiError::ApplicationNotFound)?;
@@ -318,12 +324,10 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        let caller = self.caller(req, Scope::SessionsWrite, facts)?;
-        let application_id = path_uuid(req, "applicationId")?;
-        facts.application_id = Some(application_id);
+        let (org, application_id) = self.target(req, Scope::SessionsWrite, facts)?;
         let outcome = self
             .store
-            .revoke_all(caller.organization_id, application_id, x.now, x.deadline)
+            .revoke_all(org, application_id, x.now, x.deadline)
             .await
             .map_err(|e| store_error(x, e))?
             .ok_or(ApiError::ApplicationNotFound)?;
@@ -362,11 +366,8 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        let caller = self.caller(req, Scope::SessionsWrite, facts)?;
-        let application_id = path_uuid(req, "applicationId")?;
-        facts.application_id = Some(application_id);
+        let (org, application_id) = self.target(req, Scope::SessionsWrite, facts)?;
         let session_id = path_uuid(req, "sessionId")?;
-        let org = caller.organization_id;
         let changed = match self
             .store
             .disconnect_session(org, application_id, session_id, x.now)

@@ -513,3 +513,29 @@ impl Reply {
         body
     }
 }
+
+/// An HS256 development token as `sessions-admin token` mints it: `org` in `org_id`, `scope`,
+/// signed with `secret`, valid for `ttl_seconds` (negative: already expired).
+pub fn dev_token(org: Uuid, scope: &str, secret: &str, ttl_seconds: i64) -> String {
+    use sessions_shared::auth::{mint_dev_token, DevClaims, DevJwtConfig};
+    use sessions_shared::config::{DEFAULT_DEV_AUDIENCE, DEFAULT_DEV_ISSUER};
+    let now = chrono::Utc::now().timestamp();
+    mint_dev_token(
+        &DevJwtConfig {
+            secret: secret.as_bytes().to_vec(),
+            issuer: DEFAULT_DEV_ISSUER.into(),
+            audience: DEFAULT_DEV_AUDIENCE.into(),
+        },
+        "org_id",
+        &DevClaims {
+            sub: "tests".into(),
+            organization_id: org.to_string(),
+            scope: scope.into(),
+            iss: DEFAULT_DEV_ISSUER.into(),
+            aud: DEFAULT_DEV_AUDIENCE.into(),
+            iat: now,
+            exp: now + ttl_seconds,
+        },
+    )
+    .expect("mint a dev token")
+}

@@ -2,9 +2,10 @@
 
 use chrono::Duration;
 use sessions_shared::api::Api;
-use sessions_shared::auth::{mint_dev_token, DevClaims, DevJwtConfig};
 use sessions_shared::store::DynamoStore;
-use sessions_tests::{call, client_for, config, env, faults, Event, Kind, World, DEV_SECRET};
+use sessions_tests::{
+    call, client_for, config, dev_token, env, faults, Event, Kind, World, DEV_SECRET,
+};
 use uuid::Uuid;
 
 fn routes(world: &World) -> Vec<Event> {
@@ -92,28 +93,6 @@ async fn dev_world() -> World {
         vars.insert("SESSIONS_DEV_JWT_SECRET".into(), DEV_SECRET.into());
     })
     .await
-}
-
-fn dev_token(org: Uuid, scope: &str, secret: &str, ttl: i64) -> String {
-    let now = chrono::Utc::now().timestamp();
-    mint_dev_token(
-        &DevJwtConfig {
-            secret: secret.as_bytes().to_vec(),
-            issuer: "sessions-api-dev".into(),
-            audience: "sessions-api".into(),
-        },
-        "org_id",
-        &DevClaims {
-            sub: "dev".into(),
-            organization_id: org.to_string(),
-            scope: scope.into(),
-            iss: "sessions-api-dev".into(),
-            aud: "sessions-api".into(),
-            iat: now,
-            exp: now + ttl,
-        },
-    )
-    .expect("mint")
 }
 
 #[tokio::test]

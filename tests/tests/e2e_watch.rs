@@ -8,12 +8,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
-use sessions_shared::auth::{mint_dev_token, DevClaims, DevJwtConfig};
 use sessions_shared::model::SessionStatus;
 use sessions_shared::store::DynamoStore;
 use sessions_shared::time;
 use sessions_tests::process::Guard;
-use sessions_tests::{session_of, Engine, CURSOR_KEY, DEV_SECRET};
+use sessions_tests::{dev_token, session_of, Engine, CURSOR_KEY, DEV_SECRET};
 use uuid::Uuid;
 
 fn workspace_root() -> PathBuf {
@@ -33,28 +32,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
-}
-
-fn token(org: Uuid, scope: &str) -> String {
-    let now = chrono::Utc::now().timestamp();
-    mint_dev_token(
-        &DevJwtConfig {
-            secret: DEV_SECRET.as_bytes().to_vec(),
-            issuer: "sessions-api-dev".into(),
-            audience: "sessions-api".into(),
-        },
-        "org_id",
-        &DevClaims {
-            sub: "e2e".into(),
-            organization_id: org.to_string(),
-            scope: scope.into(),
-            iss: "sessions-api-dev".into(),
-            aud: "sessions-api".into(),
-            iat: now,
-            exp: now + 600,
-        },
-    )
-    .expect("mint a dev token")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +105,7 @@ async fn serves_list_get_and_revoke_at_the_real_paths() {
         .timeout(StdDuration::from_secs(120))
         .build()
         .expect("client");
-    let reader = token(org, "sessions:read");
+    let reader = dev_token(org, "sessions:read", DEV_SECRET, 600);
 
     // The first call compiles nothing (make test built the functions) but may wait for watch.
     let started = Instant::now();
@@ -224,7 +201,7 @@ async fn serves_list_get_and_revoke_at_the_real_paths() {
         .expect("revoke without scope");
     assert_eq!(r.status(), 403);
 
-    let writer = token(org, "sessions:read sessions:write");
+    let writer = dev_token(org, "sessions:read sessions:write", DEV_SECRET, 600);
     let r = http
         .delete(format!("{base}/sessions"))
         .bearer_auth(&writer)
@@ -247,7 +224,7 @@ async fn serves_list_get_and_revoke_at_the_real_paths() {
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["items"], serde_json::json!([]));
 
-    let other = token(Uuid::new_v4(), "sessions:read");
+    let other = dev_token(Uuid::new_v4(), "sessions:read", DEV_SECRET, 600);
     let r = http
         .get(format!("{base}/sessions"))
         .bearer_auth(&other)

@@ -223,6 +223,28 @@ async fn watermark_disconnects_sessions_the_sweep_did_not_change() {
     assert_eq!(inactive.ids(), [straggler.id.to_string()]);
 }
 
+/// The session's item as stored, attributes the API does not show included.
+async fn raw_item(
+    world: &World,
+    id: Uuid,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    world
+        .store
+        .client()
+        .get_item()
+        .table_name(world.store.table())
+        .set_key(Some(sessions_shared::store::layout::session_key(
+            world.org,
+            world.app.id,
+            id,
+        )))
+        .send()
+        .await
+        .expect("raw get")
+        .item
+        .expect("item")
+}
+
 #[tokio::test]
 async fn disconnected_sessions_get_a_ttl_from_the_retention_setting() {
     let world = World::with_env(|vars| {
@@ -236,21 +258,7 @@ async fn disconnected_sessions_get_a_ttl_from_the_retention_setting() {
     let got = world.call(world.get_event(s.id)).await;
     let at = time::parse(got.body["session"]["disconnectedAt"].as_str().expect("set"))
         .expect("timestamp");
-    let item = world
-        .store
-        .client()
-        .get_item()
-        .table_name(world.store.table())
-        .set_key(Some(sessions_shared::store::layout::session_key(
-            world.org,
-            world.app.id,
-            s.id,
-        )))
-        .send()
-        .await
-        .expect("raw get")
-        .item
-        .expect("item");
+    let item = raw_item(&world, s.id).await;
     let ttl: i64 = item
         .get("expiresAtTtl")
         .and_then(|v| v.as_n().ok())
@@ -260,20 +268,6 @@ async fn disconnected_sessions_get_a_ttl_from_the_retention_setting() {
     // Connected sessions never expire (this one connects after the revoke).
     let live = sessions_tests::session_of(&world.app, time::now() + Duration::milliseconds(5));
     world.put(&live).await;
-    let item = world
-        .store
-        .client()
-        .get_item()
-        .table_name(world.store.table())
-        .set_key(Some(sessions_shared::store::layout::session_key(
-            world.org,
-            world.app.id,
-            live.id,
-        )))
-        .send()
-        .await
-        .expect("raw get")
-        .item
-        .expect("item");
+    let item = raw_item(&world, live.id).await;
     assert!(!item.contains_key("expiresAtTtl"));
 }

@@ -6,10 +6,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use sessions_shared::api::Api;
-use sessions_shared::auth::{mint_dev_token, DevClaims, DevJwtConfig};
 use sessions_shared::store::DynamoStore;
 use sessions_tests::{
-    call, client_for, config, env, faults, Event, Kind, Reply, World, CURSOR_KEY, DEV_SECRET,
+    call, client_for, config, dev_token, env, faults, Event, Kind, Reply, World, CURSOR_KEY,
+    DEV_SECRET,
 };
 use uuid::Uuid;
 
@@ -36,28 +36,6 @@ impl Capture {
         let bytes = self.0.lock().expect("not poisoned").clone();
         String::from_utf8_lossy(&bytes).into_owned()
     }
-}
-
-fn token(org: Uuid, scope: &str, secret: &str, ttl: i64) -> String {
-    let now = chrono::Utc::now().timestamp();
-    mint_dev_token(
-        &DevJwtConfig {
-            secret: secret.as_bytes().to_vec(),
-            issuer: "sessions-api-dev".into(),
-            audience: "sessions-api".into(),
-        },
-        "org_id",
-        &DevClaims {
-            sub: "log-test".into(),
-            organization_id: org.to_string(),
-            scope: scope.into(),
-            iss: "sessions-api-dev".into(),
-            aud: "sessions-api".into(),
-            iat: now,
-            exp: now + ttl,
-        },
-    )
-    .expect("mint")
 }
 
 /// Every piece of a secret that must not be logged: the whole, and each JWT segment.
@@ -97,15 +75,15 @@ async fn no_secret_token_or_cursor_is_ever_logged() {
             .put(&world.session(chrono::Duration::seconds(age)))
             .await;
     }
-    let good = token(world.org, "sessions:read sessions:write", DEV_SECRET, 300);
-    let forged = token(
+    let good = dev_token(world.org, "sessions:read sessions:write", DEV_SECRET, 300);
+    let forged = dev_token(
         world.org,
         "management:all",
         "a-guessed-secret-0123456789abcdef0123",
         300,
     );
-    let expired = token(world.org, "sessions:read", DEV_SECRET, -3600);
-    let read_only = token(world.org, "sessions:read", DEV_SECRET, 300);
+    let expired = dev_token(world.org, "sessions:read", DEV_SECRET, -3600);
+    let read_only = dev_token(world.org, "sessions:read", DEV_SECRET, 300);
     let as_dev = |e: Event, t: &str| e.without_authorizer().bearer(t);
     let mut replies: Vec<Reply> = Vec::new();
 
