@@ -1,1 +1,624 @@
-fn main() {}
+//! `make bench`: proves, on this machine and in one run, what Rust is chosen for here — cold
+//! start, package size, memory, handler overhead, round trips and revoke throughput — against
+//! the goals of issue 6, and writes `target/bench/summary.json` plus a table on stdout.
+//!
+//! Every figure comes from the artefacts that would be deployed (`cargo lambda build --release`)
+//! or from the shared crate's own handlers, on a local DynamoDB-compatible engine; every timing
+//! is a median of repeats; every goal is a ratio or bound measured in the same run. A missed
+//! goal is reported and the bench still exits 0; it exits non-zero only when something could
+//! not be measured at all. Method and latest figures: `docs/benchmarks.md`.
+
+mod artefacts;
+mod coldstart;
+mod emulator;
+mod entropy;
+mod figures;
+mod initprobe;
+mod latency;
+mod overhead;
+mod process;
+mod report;
+mod revoke;
+mod stats;
+mod tls;
+mod world;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::artefacts::Artefact;
+use crate::report::Summary;
+use crate::stats::{median, round, Spread};
+
+const FUNCTIONS: [&str; 4] = [
+    "list-sessions",
+    "get-session",
+    "revoke-sessions",
+    "revoke-session",
+];
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks of the Sessions API's Lambda functions (make bench)")]
+struct Args {
+    /// Where the summary, logs and generated crates go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Cold starts per binary (cheap: a few milliseconds each; many, because neighbours'
+    /// builds make single starts noisy).
+    #[arg(long, default_value_t = 60)]
+    rounds: usize,
+    /// Of those, how many also time a first and a second request (read functions).
+    #[arg(long, default_value_t = 12)]
+    invoke_rounds: usize,
+    /// Invocations each function serves in one environment for its peak RSS.
+    #[arg(long, default_value_t = 200)]
+    invocations: usize,
+    /// Timed iterations of the in-process handler-overhead comparison.
+    #[arg(long, default_value_t = 400)]
+    iterations: usize,
+    /// Connected sessions revoke-all disconnects.
+    #[arg(long, default_value_t = 10_000)]
+    revoke_sessions: usize,
+    /// Sessions the sequential baseline updates (its time is scaled to `revoke_sessions`).
+    #[arg(long, default_value_t = 2_000)]
+    sequential_sessions: usize,
+    /// Repeats of the revoke comparison.
+    #[arg(long, default_value_t = 3)]
+    revoke_repeats: usize,
+    /// Round trip added to every DynamoDB request for the second revoke comparison
+    /// (milliseconds; 0 skips it).
+    #[arg(long, default_value_t = 5)]
+    rtt_ms: u64,
+    /// Fresh processes for the TLS start-up probe.
+    #[arg(long, default_value_t = 20)]
+    tls_probes: usize,
+    /// Also build get-session with these release opt-levels (e.g. `3,z`) and compare
+    /// (each is a full release build in its own target directory: minutes apiece).
+    #[arg(long, value_delimiter = ',')]
+    profiles: Vec<String>,
+    /// Also build a tiny AWS-LC probe with and without `AWS_LC_SYS_NO_JITTER_ENTROPY=1` and
+    /// compare the seeding cost (two builds of aws-lc-sys: minutes).
+    #[arg(long)]
+    jitter_variant: bool,
+    /// Only the in-process measurements (handler overhead, round trips, revoke, probes):
+    /// no builds, no function processes. For working on the bench itself.
+    #[arg(long)]
+    in_process_only: bool,
+    /// Use the artefacts of an earlier run instead of building.
+    #[arg(long)]
+    skip_build: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// (internal) Print the TLS start-up probe of this fresh process as JSON.
+    #[command(hide = true)]
+    ProbeTls,
+    /// (internal) Time a function's init steps in this fresh process; print them as JSON.
+    #[command(hide = true)]
+    ProbeInit,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match args.command {
+        Some(Command::ProbeTls) => {
+            println!("{}", json!(entropy::probe()));
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::ProbeInit) => {
+            println!("{}", json!(initprobe::probe()));
+            return ExitCode::SUCCESS;
+        }
+        None => {}
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(run(args))
+}
+
+/// The workspace root: this crate lives in `bench/`.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let started = Instant::now();
+    let root = workspace_root();
+    let out = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        root.join(&args.out)
+    };
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        eprintln!("bench: {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    let log = out.join("functions.log");
+    let _ = std::fs::remove_file(&log);
+    install_log_sink();
+
+    let mut summary = Summary::default();
+    let mut errors: Vec<String> = Vec::new();
+
+    let functions = if args.in_process_only {
+        Vec::new()
+    } else {
+        match process_phases(&args, &root, &out, &log, started, &mut summary, &mut errors).await {
+            Some(functions) => functions,
+            None => {
+                finish(&mut summary, &out, &errors, started);
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+
+    phase(
+        started,
+        &format!("handler overhead, {} iterations", args.iterations),
+    );
+    let engine = sessions_tests::Engine::start().await;
+    let o = overhead::measure(&engine.endpoint, args.iterations).await;
+    drop(engine);
+    figures::overhead_figures(&mut summary, &o);
+
+    phase(
+        started,
+        &format!(
+            "revoke-all over {} sessions vs a sequential loop over {}, {} repeats",
+            args.revoke_sessions, args.sequential_sessions, args.revoke_repeats
+        ),
+    );
+    let engine = sessions_tests::Engine::start().await;
+    let r = revoke::measure(
+        &engine.endpoint,
+        args.revoke_sessions,
+        args.sequential_sessions,
+        args.revoke_repeats,
+    )
+    .await;
+    figures::revoke_figures(&mut summary, &r);
+    if args.rtt_ms > 0 {
+        phase(
+            started,
+            &format!(
+                "the same with a {} ms round trip per request ({} and {} sessions)",
+                args.rtt_ms,
+                args.revoke_sessions / 5,
+                args.sequential_sessions / 10
+            ),
+        );
+        match revoke_with_rtt(&engine.endpoint, &args).await {
+            Ok(v) => summary.extra("revoke_with_round_trip", v),
+            Err(e) => errors.push(format!("revoke with a round trip: {e}")),
+        }
+    }
+    drop(engine);
+
+    phase(
+        started,
+        &format!(
+            "TLS and init start-up probes, {} processes each",
+            args.tls_probes
+        ),
+    );
+    match std::env::current_exe().map_err(|e| e.to_string()) {
+        Ok(exe) => {
+            match entropy::measure(&exe, args.tls_probes) {
+                Ok(probes) => figures::tls_figures(&mut summary, &probes),
+                Err(e) => errors.push(format!("TLS probe: {e}")),
+            }
+            match initprobe::measure(&exe, &coldstart::probe_env("get-session"), args.tls_probes) {
+                Ok(steps) => figures::init_steps_figures(&mut summary, &steps),
+                Err(e) => errors.push(format!("init probe: {e}")),
+            }
+        }
+        Err(e) => errors.push(format!("probes: {e}")),
+    }
+
+    if args.jitter_variant {
+        let (root2, out2) = (root.clone(), out.clone());
+        let built =
+            tokio::task::spawn_blocking(move || artefacts::build_jitter_probes(&root2, &out2))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+        match built.and_then(|(d, n)| entropy::measure_seeding(&d, &n, args.tls_probes)) {
+            Ok((default, no_jitter)) => summary.extra(
+                "aws_lc_seeding_ms",
+                json!({
+                    "default": Spread::of(&default.iter().map(|s| s.first_random_ms).collect::<Vec<_>>()),
+                    "no_jitter_entropy": Spread::of(&no_jitter.iter().map(|s| s.first_random_ms).collect::<Vec<_>>()),
+                    "notes": "first random bytes of a fresh process of a tiny aws-lc-rs probe built \
+                              with the workspace profile, as is and with AWS_LC_SYS_NO_JITTER_ENTROPY=1",
+                }),
+            ),
+            Err(e) => errors.push(format!("jitter variant: {e}")),
+        }
+    }
+
+    if !args.profiles.is_empty() {
+        let get = functions.iter().find(|a| a.name == "get-session").cloned();
+        match get {
+            Some(get) => {
+                let engine = sessions_tests::Engine::start().await;
+                let fixture = coldstart::Fixture::seed(
+                    &world::counting_client(&engine.endpoint, world::CallCounter::default()),
+                    &engine.endpoint,
+                    10,
+                )
+                .await;
+                let compared =
+                    profiles(&root, &out, &get, &args.profiles, &fixture, &args, &log).await;
+                summary.extra("profile_alternatives", compared);
+            }
+            None => errors.push("profiles: no get-session artefact".into()),
+        }
+    }
+
+    finish(&mut summary, &out, &errors, started);
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for e in &errors {
+            eprintln!("bench: error: {e}");
+        }
+        ExitCode::from(2)
+    }
+}
+
+/// Everything measured on the built binaries: package sizes, cold starts (plain and over TLS),
+/// peak memory and warm latency. Returns the functions' artefacts, or `None` when they could
+/// not be built.
+async fn process_phases(
+    args: &Args,
+    root: &Path,
+    out: &Path,
+    log: &Path,
+    started: Instant,
+    summary: &mut Summary,
+    errors: &mut Vec<String>,
+) -> Option<Vec<Artefact>> {
+    // Artefacts: the four functions and the baseline, as they would be deployed.
+    let built = build(root, out, args.skip_build).await;
+    let (functions, hello) = match built {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            errors.push(e);
+            return None;
+        }
+    };
+    figures::package_figures(summary, &functions, &hello);
+
+    // One engine and one seeded table for every function process.
+    let engine = sessions_tests::Engine::start().await;
+    let seeding_client = world::counting_client(&engine.endpoint, world::CallCounter::default());
+    phase(started, "seeding the functions' table");
+    let fixture =
+        coldstart::Fixture::seed(&seeding_client, &engine.endpoint, args.invocations).await;
+
+    let mut binaries: Vec<(String, PathBuf)> =
+        vec![(coldstart::HELLO.to_string(), hello.binary.clone())];
+    binaries.extend(functions.iter().map(|a| (a.name.clone(), a.binary.clone())));
+    phase(
+        started,
+        &format!(
+            "{} cold starts of each of {} binaries",
+            args.rounds,
+            binaries.len()
+        ),
+    );
+    match coldstart::measure(&binaries, &fixture, args.rounds, args.invoke_rounds, log).await {
+        Ok(cold) => figures::cold_figures(summary, &cold),
+        Err(e) => {
+            errors.push(format!("cold starts: {e}"));
+            summary.figure_or_error("init_ms_median", Err(e.clone()), "");
+            summary.figure_or_error("init_ratio_vs_hello", Err(e), "");
+        }
+    }
+
+    phase(started, "first and second requests over TLS");
+    let reads: Vec<(String, PathBuf)> = binaries
+        .iter()
+        .filter(|(name, _)| name == "get-session" || name == "list-sessions")
+        .cloned()
+        .collect();
+    match first_requests_over_tls(
+        &engine.endpoint,
+        out,
+        &fixture,
+        &reads,
+        args.invoke_rounds,
+        log,
+    )
+    .await
+    {
+        Ok(v) => summary.extra("first_request_vs_second_tls", v),
+        Err(e) => errors.push(format!("first requests over TLS: {e}")),
+    }
+
+    phase(
+        started,
+        &format!("{} invocations of each binary, peak RSS", args.invocations),
+    );
+    serving_figures(summary, &binaries, &fixture, args.invocations, log, errors).await;
+    drop(engine);
+
+    Some(functions)
+}
+
+/// Progress on stderr, with the time since the start: the run is long and the machine shared.
+fn phase(started: Instant, what: &str) {
+    eprintln!(
+        "bench [{:>4.0} s]: {what} ...",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The handlers log one JSON line per request, as in a function; format them (that is part of
+/// the per-request work) but write them nowhere.
+fn install_log_sink() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_target(false)
+        .with_current_span(false)
+        .flatten_event(true)
+        .with_writer(std::io::sink)
+        .try_init();
+}
+
+async fn build(
+    root: &Path,
+    out: &Path,
+    skip_build: bool,
+) -> Result<(Vec<Artefact>, Artefact), String> {
+    let (root, out) = (root.to_path_buf(), out.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let functions = artefacts::build_functions(
+            &root,
+            &FUNCTIONS,
+            &out,
+            &out.join("build"),
+            &[],
+            skip_build,
+        )?;
+        let hello = artefacts::build_hello(&root, &out, skip_build)?;
+        Ok((functions, hello))
+    })
+    .await
+    .map_err(|e| format!("build task: {e}"))?
+}
+
+async fn serving_figures(
+    summary: &mut Summary,
+    binaries: &[(String, PathBuf)],
+    fixture: &coldstart::Fixture,
+    invocations: usize,
+    log: &Path,
+    errors: &mut Vec<String>,
+) {
+    let mut details = serde_json::Map::new();
+    let mut peak: Option<(String, f64)> = None;
+    let mut failure = None;
+    for (name, binary) in binaries {
+        match coldstart::serve(name, binary, fixture, invocations, log).await {
+            Ok(s) => {
+                let mb = s.peak_rss_kb as f64 / 1024.0;
+                details.insert(
+                    name.clone(),
+                    json!({
+                        "peak_rss_mb": round(mb, 2),
+                        "warm_latency_ms": Spread::of(&s.warm_ms),
+                        "non_200": s.non_200,
+                    }),
+                );
+                if s.non_200 > 0 && name != coldstart::HELLO {
+                    errors.push(format!("{name}: {} answers were not 200", s.non_200));
+                }
+                if name != coldstart::HELLO && peak.as_ref().is_none_or(|(_, p)| mb > *p) {
+                    peak = Some((name.clone(), mb));
+                }
+            }
+            Err(e) => {
+                errors.push(format!("serving {name}: {e}"));
+                failure = Some(e);
+            }
+        }
+    }
+    let notes = |who: &str| {
+        format!(
+            "VmHWM of a function process after {invocations} realistic invocations through the \
+             emulator (get: one of 150 sessions; list: a full page of 100; revoke-all: 1,000 \
+             connected sessions per application, then empty ones; revoke-one: a new session \
+             each); the largest ({who}); every function in serving"
+        )
+    };
+    match (peak, failure) {
+        (Some((who, mb)), None) => {
+            summary.figure("peak_rss_mb_max", Some(round(mb, 2)), notes(&who))
+        }
+        (_, Some(e)) => summary.figure_or_error("peak_rss_mb_max", Err(e), ""),
+        (None, None) => {
+            summary.figure_or_error("peak_rss_mb_max", Err("no function served".into()), "")
+        }
+    }
+    summary.extra("serving", serde_json::Value::Object(details));
+}
+
+/// The read functions' first and second requests when DynamoDB is reached over TLS, as in AWS.
+async fn first_requests_over_tls(
+    engine_endpoint: &str,
+    out: &Path,
+    fixture: &coldstart::Fixture,
+    reads: &[(String, PathBuf)],
+    rounds: usize,
+    log: &Path,
+) -> Result<serde_json::Value, String> {
+    let upstream = engine_endpoint.trim_start_matches("http://");
+    let front = tls::TlsFront::start(upstream, out).await?;
+    let over_tls = fixture.over_tls(&front.endpoint, &front.ca_file);
+    let cold = coldstart::measure(reads, &over_tls, rounds, rounds, log).await?;
+    let mut by_function = serde_json::Map::new();
+    for (name, first) in &cold.first_ms {
+        let second = cold.second_ms.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        by_function.insert(
+            name.clone(),
+            json!({
+                "init_ms": Spread::of(cold.init_ms.get(name).map(Vec::as_slice).unwrap_or(&[])),
+                "first_request_ms": Spread::of(first),
+                "second_request_ms": Spread::of(second),
+                "first_minus_second_ms": round(median(first) - median(second), 3),
+            }),
+        );
+    }
+    Ok(serde_json::Value::Object(by_function))
+}
+
+/// Revoke-all against the sequential loop when every request costs a network round trip, as
+/// against DynamoDB: what the 32 updates in flight are for.
+async fn revoke_with_rtt(engine_endpoint: &str, args: &Args) -> Result<serde_json::Value, String> {
+    let upstream = engine_endpoint.trim_start_matches("http://");
+    let rtt = std::time::Duration::from_millis(args.rtt_ms);
+    let front = latency::LatencyFront::start(upstream, rtt)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (n, m) = (
+        (args.revoke_sessions / 5).max(1),
+        (args.sequential_sessions / 10).max(1),
+    );
+    let r = revoke::measure(&front.endpoint, n, m, args.revoke_repeats).await;
+    let (concurrent, sequential) = (median(&r.revoke_seconds), median(&r.sequential_seconds));
+    let sequential_scaled = sequential * n as f64 / m as f64;
+    Ok(json!({
+        "round_trip_ms": args.rtt_ms,
+        "revoke_all_sessions": n,
+        "revoke_all_seconds": round(concurrent, 3),
+        "sequential_sessions": m,
+        "sequential_seconds": round(sequential, 3),
+        "sequential_scaled_seconds": round(sequential_scaled, 3),
+        "speedup": round(sequential_scaled / concurrent, 2),
+        "disconnected": r.disconnected,
+        "notes": "every answer of the local engine held back by the round trip (a loopback \
+                  proxy); the sequential loop's time scaled linearly to the revoke-all's count; \
+                  revoke-all is then bounded by the engine's own throughput on this machine",
+    }))
+}
+
+/// Builds get-session with other opt-levels and compares size, init and warm latency with the
+/// workspace profile, in interleaved rounds.
+async fn profiles(
+    root: &Path,
+    out: &Path,
+    get: &Artefact,
+    levels: &[String],
+    fixture: &coldstart::Fixture,
+    args: &Args,
+    log: &Path,
+) -> serde_json::Value {
+    let mut variants: Vec<(String, Artefact)> = vec![("workspace".into(), get.clone())];
+    for level in levels {
+        let dir = out.join(format!("profile-opt-{level}"));
+        let (root, level_owned, skip) = (root.to_path_buf(), level.clone(), args.skip_build);
+        let built = tokio::task::spawn_blocking(move || {
+            artefacts::build_functions(
+                &root,
+                &["get-session"],
+                &dir,
+                &dir.join("target"),
+                &[(
+                    "CARGO_PROFILE_RELEASE_OPT_LEVEL".to_string(),
+                    level_owned.clone(),
+                )],
+                skip,
+            )
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        match built {
+            Ok(mut a) if !a.is_empty() => {
+                variants.push((format!("opt-level={level}"), a.remove(0)))
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("bench: profile opt-level={level}: {e}"),
+        }
+    }
+    let binaries: Vec<(String, PathBuf)> = variants
+        .iter()
+        .map(|(label, a)| (format!("get-session@{label}"), a.binary.clone()))
+        .collect();
+    let cold = coldstart::measure(&binaries, fixture, args.rounds, 0, log).await;
+    let mut rows = Vec::new();
+    for (label, a) in &variants {
+        let key = format!("get-session@{label}");
+        let init = cold
+            .as_ref()
+            .ok()
+            .and_then(|c| c.init_ms.get(&key))
+            .map(|xs| round(median(xs), 3));
+        let warm = coldstart::serve(&key, &a.binary, fixture, args.invocations, log)
+            .await
+            .ok()
+            .map(|s| {
+                (
+                    round(median(&s.warm_ms), 3),
+                    round(s.peak_rss_kb as f64 / 1024.0, 2),
+                )
+            });
+        rows.push(json!({
+            "profile": label,
+            "zip_bytes": a.zip_bytes,
+            "binary_bytes": a.binary_bytes,
+            "init_ms_median": init,
+            "warm_get_ms_median": warm.map(|w| w.0),
+            "peak_rss_mb": warm.map(|w| w.1),
+        }));
+    }
+    json!(rows)
+}
+
+fn finish(summary: &mut Summary, out: &Path, errors: &[String], started: Instant) {
+    summary.ensure_every_key();
+    summary.extra("errors", json!(errors));
+    summary.extra(
+        "machine",
+        json!({
+            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "os": std::env::consts::OS,
+            "arch": std::env::consts::ARCH,
+        }),
+    );
+    summary.extra(
+        "wall_seconds",
+        json!(round(started.elapsed().as_secs_f64(), 1)),
+    );
+    summary.extra("generated_at", json!(chrono::Utc::now().to_rfc3339()));
+    let path = out.join("summary.json");
+    match serde_json::to_string_pretty(&summary.to_json()) {
+        Ok(text) => {
+            if let Err(e) = std::fs::write(&path, text + "\n") {
+                eprintln!("bench: {}: {e}", path.display());
+            }
+        }
+        Err(e) => eprintln!("bench: summary: {e}"),
+    }
+    println!("{}", summary.table());
+    println!(
+        "\nsummary: {} (wall time {:.0} s)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+}

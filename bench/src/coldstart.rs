@@ -1,0 +1,197 @@
+//! Cold starts and memory of the real binaries: each function (and the hello-world baseline)
+//! started again and again under the Runtime API emulator against one seeded engine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_dynamodb::Client;
+use sessions_shared::model::Application;
+use sessions_tests::Event;
+use uuid::Uuid;
+
+use crate::process::{lambda_env, Running};
+use crate::stats::ms;
+use crate::world;
+
+pub const HELLO: &str = "hello-baseline";
+const SCOPES: &str = "sessions:read sessions:write";
+const CURSOR_KEY: &str = "bench-cursor-key-0123456789abcdef0123";
+/// Sessions of the application the read functions serve: more than one default page (100).
+const READ_SESSIONS: usize = 150;
+/// Applications revoke-sessions empties, and the sessions each holds.
+const REVOKE_APPS: usize = 4;
+const SESSIONS_PER_REVOKE_APP: usize = 1_000;
+
+/// The data the function processes serve, on the bench's engine.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    endpoint: String,
+    extra_env: Vec<(String, String)>,
+    table: String,
+    org: Uuid,
+    read_app: Application,
+    read_sessions: Vec<Uuid>,
+    one_app: Application,
+    one_sessions: Vec<Uuid>,
+    revoke_apps: Vec<Application>,
+}
+
+impl Fixture {
+    /// Seeds one table: an application to read, one to revoke sessions of one by one, and a few
+    /// to revoke all sessions of. `revoke_one_pool` is how many single revocations to prepare.
+    pub async fn seed(client: &Client, endpoint: &str, revoke_one_pool: usize) -> Fixture {
+        let table = format!("bench-functions-{}", Uuid::new_v4().simple());
+        let store = world::create_table(client, &table).await;
+        let org = Uuid::new_v4();
+        let read_app = world::create_app(&store, org, "read").await;
+        let read_sessions = world::seed_sessions(client, &table, &read_app, READ_SESSIONS).await;
+        let one_app = world::create_app(&store, org, "revoke-one").await;
+        let one_sessions = world::seed_sessions(client, &table, &one_app, revoke_one_pool).await;
+        let mut revoke_apps = Vec::new();
+        for i in 0..REVOKE_APPS {
+            let app = world::create_app(&store, org, &format!("revoke-all-{i}")).await;
+            world::seed_sessions(client, &table, &app, SESSIONS_PER_REVOKE_APP).await;
+            revoke_apps.push(app);
+        }
+        Fixture {
+            endpoint: endpoint.to_string(),
+            extra_env: Vec::new(),
+            table,
+            org,
+            read_app,
+            read_sessions,
+            one_app,
+            one_sessions,
+            revoke_apps,
+        }
+    }
+
+    /// The function's environment. A name may carry a variant (`get-session@opt-level=3`).
+    pub fn env(&self, name: &str) -> Vec<(String, String)> {
+        let mut env = lambda_env(function_of(name), &self.endpoint, &self.table, CURSOR_KEY);
+        env.extend(self.extra_env.iter().cloned());
+        env
+    }
+
+    /// The same data reached through `https://` (the TLS front), trusting `ca_file`.
+    pub fn over_tls(&self, endpoint: &str, ca_file: &Path) -> Fixture {
+        Fixture {
+            endpoint: endpoint.to_string(),
+            extra_env: vec![("SSL_CERT_FILE".to_string(), ca_file.display().to_string())],
+            ..self.clone()
+        }
+    }
+
+    /// The `i`-th realistic event for `function`: a real API Gateway event from `events/` with
+    /// the seeded ids and an authorizer's claims.
+    pub fn event(&self, name: &str, i: usize) -> serde_json::Value {
+        let function = function_of(name);
+        let app = |a: &Application| a.id.to_string();
+        let pick = |ids: &[Uuid]| ids[i % ids.len()].to_string();
+        let event = match function {
+            "get-session" => Event::get(&app(&self.read_app), &pick(&self.read_sessions)),
+            "revoke-session" => Event::revoke_one(&app(&self.one_app), &pick(&self.one_sessions)),
+            "revoke-sessions" => {
+                Event::revoke_all(&app(&self.revoke_apps[i % self.revoke_apps.len()]))
+            }
+            _ => Event::list(&app(&self.read_app)),
+        };
+        event.claims(self.org, SCOPES).json()
+    }
+}
+
+/// A function's environment for a process that builds its API but sends no request.
+pub fn probe_env(function: &str) -> Vec<(String, String)> {
+    lambda_env(function, "http://127.0.0.1:9", "bench-probe", CURSOR_KEY)
+}
+
+/// The function a binary's name stands for: `get-session@opt-level=3` is a get-session.
+fn function_of(name: &str) -> &str {
+    name.split('@').next().unwrap_or(name)
+}
+
+/// Init times, and first/second invocation latencies, per binary (milliseconds).
+#[derive(Debug, Default)]
+pub struct ColdStarts {
+    pub init_ms: BTreeMap<String, Vec<f64>>,
+    pub first_ms: BTreeMap<String, Vec<f64>>,
+    pub second_ms: BTreeMap<String, Vec<f64>>,
+}
+
+/// `rounds` cold starts of every binary, in an order that rotates each round so drift on the
+/// machine spreads evenly. In the first `invoke_rounds` rounds, the read functions also serve
+/// two requests: the first pays for the connection to DynamoDB and any lazy set-up, the
+/// second does not; their difference is what warming the connection during init could save.
+pub async fn measure(
+    binaries: &[(String, PathBuf)],
+    fixture: &Fixture,
+    rounds: usize,
+    invoke_rounds: usize,
+    log: &Path,
+) -> Result<ColdStarts, String> {
+    let mut out = ColdStarts::default();
+    for round in 0..rounds {
+        for k in 0..binaries.len() {
+            let (name, binary) = &binaries[(round + k) % binaries.len()];
+            let mut running = Running::start(binary, &fixture.env(name), log).await?;
+            out.init_ms
+                .entry(name.clone())
+                .or_default()
+                .push(ms(running.init));
+            let reads = matches!(function_of(name), "get-session" | "list-sessions");
+            if reads && round < invoke_rounds {
+                for (n, into) in [(0, &mut out.first_ms), (1, &mut out.second_ms)] {
+                    let answer = running.invoke(&fixture.event(name, round * 2 + n)).await?;
+                    if answer.status != 200 {
+                        return Err(format!("{name} answered {}", answer.status));
+                    }
+                    into.entry(name.clone())
+                        .or_default()
+                        .push(ms(answer.latency));
+                }
+            }
+            running.stop().await;
+        }
+    }
+    Ok(out)
+}
+
+/// One function serving a run of invocations in one environment.
+#[derive(Debug)]
+pub struct Serving {
+    pub peak_rss_kb: u64,
+    /// Latencies after the first few (the warm ones), in milliseconds.
+    pub warm_ms: Vec<f64>,
+    pub non_200: usize,
+}
+
+/// Serves `invocations` realistic events with one process, then reads its peak RSS.
+pub async fn serve(
+    name: &str,
+    binary: &Path,
+    fixture: &Fixture,
+    invocations: usize,
+    log: &Path,
+) -> Result<Serving, String> {
+    let mut running = Running::start(binary, &fixture.env(name), log).await?;
+    let mut warm_ms = Vec::with_capacity(invocations);
+    let mut non_200 = 0;
+    for i in 0..invocations {
+        let answer = running.invoke(&fixture.event(name, i)).await?;
+        if answer.status != 200 {
+            non_200 += 1;
+        }
+        if i >= 5 {
+            warm_ms.push(ms(answer.latency));
+        }
+    }
+    let peak_rss_kb = running
+        .peak_rss_kb()
+        .ok_or_else(|| format!("{name}: no VmHWM in /proc"))?;
+    running.stop().await;
+    Ok(Serving {
+        peak_rss_kb,
+        warm_ms,
+        non_200,
+    })
+}

@@ -1,0 +1,108 @@
+//! Where a function's init time goes: the calls a function's `main` makes before its first
+//! poll, timed one by one in a fresh process with the function's environment. `Api::from_env`
+//! is split into its steps (configuration, SDK configuration, SDK client) as
+//! `DynamoStore::from_env` makes them, so a regression points at its cause.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+use sessions_shared::api::Api;
+use sessions_shared::config::Config;
+use sessions_shared::store::DynamoStore;
+use sessions_shared::telemetry;
+
+use crate::stats::ms;
+
+/// Milliseconds per step, in the order a function runs them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct InitSteps {
+    /// `#[tokio::main]`: the multi-threaded runtime.
+    pub runtime: f64,
+    /// `telemetry::init()`: the JSON log subscriber.
+    pub telemetry: f64,
+    /// `Config::from_env()`.
+    pub config: f64,
+    /// `aws_config::defaults(..).load()`: region, credentials, endpoint, timeouts.
+    pub sdk_config: f64,
+    /// `aws_sdk_dynamodb::Client::new`.
+    pub sdk_client: f64,
+    /// `Api::new`: authenticator and cursor codec.
+    pub api: f64,
+}
+
+/// Runs in the probe process (`sessions-bench probe-init`), which has the function's env.
+pub fn probe() -> InitSteps {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let runtime_ms = ms(started.elapsed());
+    runtime.block_on(async {
+        let t = Instant::now();
+        telemetry::init();
+        let telemetry_ms = ms(t.elapsed());
+        let t = Instant::now();
+        let config = Config::from_env().expect("the function's configuration");
+        let config_ms = ms(t.elapsed());
+        let t = Instant::now();
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(12))
+            .build();
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        let sdk_config_ms = ms(t.elapsed());
+        let t = Instant::now();
+        let client = Client::new(&sdk);
+        let sdk_client_ms = ms(t.elapsed());
+        let t = Instant::now();
+        let api = Api::new(&config, DynamoStore::new(client, config.table.clone()));
+        let api_ms = ms(t.elapsed());
+        assert!(api.is_ok(), "the function's API builds");
+        InitSteps {
+            runtime: runtime_ms,
+            telemetry: telemetry_ms,
+            config: config_ms,
+            sdk_config: sdk_config_ms,
+            sdk_client: sdk_client_ms,
+            api: api_ms,
+        }
+    })
+}
+
+/// `runs` fresh probe processes of this executable with exactly `env`.
+pub fn measure(
+    exe: &Path,
+    env: &[(String, String)],
+    runs: usize,
+) -> Result<Vec<InitSteps>, String> {
+    (0..runs)
+        .map(|_| {
+            let output = Command::new(exe)
+                .arg("probe-init")
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .output()
+                .map_err(|e| format!("probe-init: {e}"))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "probe-init failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            let last = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_string();
+            serde_json::from_str(&last).map_err(|e| format!("probe-init output: {e}"))
+        })
+        .collect()
+}

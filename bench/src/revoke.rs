@@ -1,0 +1,121 @@
+//! Revoke-all throughput: the handler disconnecting thousands of connected sessions, against a
+//! plain sequential loop of the same conditional update, each on a fresh table of the same
+//! engine.
+
+use std::time::Instant;
+
+use aws_sdk_dynamodb::Client;
+use sessions_shared::api::Api;
+use sessions_shared::model::SessionStatus;
+use sessions_shared::store::layout::{s, session_key, ts, CONNECTED_KEY, DISCONNECTED_AT, STATUS};
+use sessions_shared::time;
+use sessions_tests::{Event, Reply};
+use uuid::Uuid;
+
+use crate::world::{self, CallCounter};
+
+const SCOPES: &str = "sessions:write";
+
+/// One repeat: how long each took, and what the handler reported.
+#[derive(Debug, Default)]
+pub struct Revoke {
+    /// Seconds for revoke-all over `sessions`, one per repeat.
+    pub revoke_seconds: Vec<f64>,
+    /// Seconds for the sequential loop over `sequential_sessions`, one per repeat.
+    pub sequential_seconds: Vec<f64>,
+    pub sessions: usize,
+    pub sequential_sessions: usize,
+    /// DynamoDB requests of one revoke-all (first repeat).
+    pub calls: u64,
+    /// `disconnectedCount` of each revoke-all; must equal `sessions`.
+    pub disconnected: Vec<u64>,
+}
+
+pub async fn measure(
+    endpoint: &str,
+    sessions: usize,
+    sequential_sessions: usize,
+    repeats: usize,
+) -> Revoke {
+    let counter = CallCounter::default();
+    let client = world::counting_client(endpoint, counter.clone());
+    let mut out = Revoke {
+        sessions,
+        sequential_sessions,
+        ..Revoke::default()
+    };
+    for r in 0..repeats {
+        // Alternate which runs first, so neither always gets the cooler machine.
+        if r % 2 == 0 {
+            out.push_revoke(&client, &counter, sessions, r).await;
+            out.sequential_seconds
+                .push(sequential(&client, sequential_sessions).await);
+        } else {
+            out.sequential_seconds
+                .push(sequential(&client, sequential_sessions).await);
+            out.push_revoke(&client, &counter, sessions, r).await;
+        }
+    }
+    out
+}
+
+impl Revoke {
+    async fn push_revoke(&mut self, client: &Client, counter: &CallCounter, n: usize, r: usize) {
+        let table = format!("bench-revoke-{}", Uuid::new_v4().simple());
+        let store = world::create_table(client, &table).await;
+        let org = Uuid::new_v4();
+        let app = world::create_app(&store, org, "revoke-all").await;
+        world::seed_sessions(client, &table, &app, n).await;
+        let api = Api::new(&sessions_tests::config(&sessions_tests::env(&table)), store)
+            .expect("the bench configuration is valid");
+        let req = Event::revoke_all(&app.id.to_string())
+            .claims(org, SCOPES)
+            .request();
+
+        counter.reset();
+        let started = Instant::now();
+        let response = api.revoke_sessions(req).await;
+        let seconds = started.elapsed().as_secs_f64();
+        if r == 0 {
+            self.calls = counter.total();
+        }
+        let reply = Reply::from_response(response);
+        assert_eq!(reply.status, 200, "revoke-all answered {:#}", reply.body);
+        self.disconnected
+            .push(reply.body["disconnectedCount"].as_u64().unwrap_or(0));
+        self.revoke_seconds.push(seconds);
+        let _ = client.delete_table().table_name(&table).send().await;
+    }
+}
+
+/// The naive way: one conditional `UpdateItem` after another, awaiting each, over sessions whose
+/// keys are already known (no query at all). Returns seconds for all of them.
+async fn sequential(client: &Client, n: usize) -> f64 {
+    let table = format!("bench-sequential-{}", Uuid::new_v4().simple());
+    let store = world::create_table(client, &table).await;
+    let org = Uuid::new_v4();
+    let app = world::create_app(&store, org, "sequential").await;
+    let ids = world::seed_sessions(client, &table, &app, n).await;
+    let now = time::now();
+    let started = Instant::now();
+    for id in ids {
+        client
+            .update_item()
+            .table_name(&table)
+            .set_key(Some(session_key(org, app.id, id)))
+            .update_expression("SET #st = :disconnected, #da = :at REMOVE #ck")
+            .condition_expression("#st = :active")
+            .expression_attribute_names("#st", STATUS)
+            .expression_attribute_names("#da", DISCONNECTED_AT)
+            .expression_attribute_names("#ck", CONNECTED_KEY)
+            .expression_attribute_values(":active", s(SessionStatus::Active.as_str()))
+            .expression_attribute_values(":disconnected", s(SessionStatus::Disconnected.as_str()))
+            .expression_attribute_values(":at", ts(&now))
+            .send()
+            .await
+            .expect("UpdateItem");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = client.delete_table().table_name(&table).send().await;
+    seconds
+}
