@@ -46,20 +46,13 @@ die() {
     exit 1
 }
 
+# shellcheck source=scripts/processes.sh
+source "$ROOT/scripts/processes.sh"
+
 # --- cleanup: stop what we started, whole process groups --------------------
 ENGINE_PID=""
 WATCH_PID=""
 
-stop_group() {
-    local pgid=$1
-    kill -0 -- "-$pgid" 2>/dev/null || return 0
-    kill -TERM -- "-$pgid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 -- "-$pgid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL -- "-$pgid" 2>/dev/null || true
-}
 
 cleanup() {
     local status=$?
@@ -81,14 +74,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-# Runs "$@" in the background as the leader of a new process group (pgid = its pid), so
-# stopping the group also stops whatever it spawned. Sets STARTED_PID.
-start_group() {
-    set -m
-    "$@" </dev/null &
-    STARTED_PID=$!
-    set +m
-}
 
 free_port() {
     python3 -c 'import socket

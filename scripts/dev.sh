@@ -50,22 +50,13 @@ FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session)
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
 
+# shellcheck source=scripts/processes.sh
+source "$ROOT/scripts/processes.sh"
+
 # --- cleanup: stop what we started, whole process groups --------------------
 ENGINE_PID=""
 WATCH_PID=""
 
-# Sends TERM to a process group, waits a little for it to go, then KILLs it.
-stop_group() {
-    local pgid=$1 name=$2
-    kill -0 -- "-$pgid" 2>/dev/null || return 0
-    kill -TERM -- "-$pgid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 -- "-$pgid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    say "$name did not stop within 5 s; killing it"
-    kill -KILL -- "-$pgid" 2>/dev/null || true
-}
 
 cleanup() {
     trap - EXIT INT TERM HUP
@@ -79,14 +70,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-# Starts "$@" in the background in a process group of its own (pgid = its pid),
-# so that stopping it also stops whatever it spawned. Sets STARTED_PID.
-start_group() {
-    set -m
-    "$@" </dev/null &
-    STARTED_PID=$!
-    set +m
-}
 
 port_answers() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
