@@ -19,8 +19,6 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Where tests that drive `cargo lambda` find it without searching PATH.
 export CARGO_LAMBDA := $(CURDIR)/$(VENV)/bin/cargo-lambda
 
-FUNCTIONS := list-sessions get-session revoke-sessions revoke-session
-FUNCTION_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 
 # The venv's AWS SAM CLI, kept from calling home (no telemetry, no version check).
 SAM := scripts/sam.sh

@@ -128,10 +128,6 @@ impl Api {
         })
     }
 
-    pub fn store(&self) -> &DynamoStore {
-        &self.store
-    }
-
     /// Answers one request for `endpoint`: the one place every route passes through, so
     /// each gets the same request id, clock, error mapping, headers, log line and metrics.
     pub async fn handle(&self, endpoint: Endpoint, req: Request) -> Response<Body> {

@@ -17,10 +17,6 @@ impl Guard {
         })
     }
 
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -12,7 +12,6 @@ use sessions_shared::store::{DynamoStore, StoreError};
 use sessions_shared::time;
 use sessions_tests::faults::{self, Fault};
 use sessions_tests::{client_for, config, env, Kind, Reply, World};
-use uuid::Uuid;
 
 async fn seed(world: &World, n: i64) {
     for i in 0..n {
@@ -379,7 +378,6 @@ async fn every_disconnect_produces_exactly_one_stream_record() {
     .map(|s| (s.id.to_string(), 1))
     .collect();
     assert_eq!(disconnects, expected);
-    let _ = Uuid::nil();
 }
 
 #[tokio::test]

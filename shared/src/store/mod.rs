@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::cursor::Position;
 use crate::model::{Application, Session, SessionStatus};
 use crate::params::ListFilter;
-use crate::time::{self, Timestamp};
+use crate::time::Timestamp;
 use layout::*;
 
 /// How many conditional updates a revoke keeps in flight at once.
@@ -807,9 +807,4 @@ enum Disconnect {
     Done,
     NotActive,
     Missing,
-}
-
-/// For the admin CLI and tests: `now` at the store's precision.
-pub fn now() -> Timestamp {
-    time::now()
 }
