@@ -9,10 +9,44 @@ use std::time::Instant;
 
 use toml_edit::{value, DocumentMut, Item};
 
-/// The target `cargo lambda` builds for here. Lambda's `arm64` target is not installed on this
-/// machine, so sizes and timings are for `x86_64` (see the summary's `zip_target`).
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
-pub const TARGET_LABEL: &str = "x86_64";
+/// A Lambda architecture `cargo lambda` builds for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub triple: &'static str,
+    /// Lambda's name for it.
+    pub label: &'static str,
+}
+
+/// What runs here: timings and memory are measured on `x86_64` builds.
+pub const HOST: Target = Target {
+    triple: "x86_64-unknown-linux-gnu",
+    label: "x86_64",
+};
+
+/// What the template deploys: package sizes are measured on `arm64` builds when the target is
+/// installed (`rustup target add aarch64-unknown-linux-gnu`).
+pub const ARM64: Target = Target {
+    triple: "aarch64-unknown-linux-gnu",
+    label: "arm64",
+};
+
+/// Whether the toolchain has `target`'s standard library (cross builds need it; `cargo lambda`
+/// supplies the linker through zig).
+pub fn installed(target: Target) -> bool {
+    Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            Path::new(String::from_utf8_lossy(&o.stdout).trim())
+                .join("lib/rustlib")
+                .join(target.triple)
+                .join("lib")
+                .is_dir()
+        })
+        .unwrap_or(false)
+}
 
 const HELLO_NAME: &str = "hello-baseline";
 const HELLO_MAIN: &str = include_str!("../hello/main.rs");
@@ -45,11 +79,13 @@ fn cargo_lambda() -> Command {
     }
 }
 
-/// A release build of the given workspace functions into `out` (zips under `out/lambda`).
+/// A release build of the given workspace functions for `target` into `out` (zips under
+/// `out/lambda`).
 /// `profile_env` overrides release-profile settings (`CARGO_PROFILE_RELEASE_*`) for the
 /// profile comparison; those builds get their own target directory.
 pub fn build_functions(
     root: &Path,
+    target: Target,
     names: &[&str],
     out: &Path,
     target_dir: &Path,
@@ -61,7 +97,7 @@ pub fn build_functions(
     cmd.current_dir(root)
         .args(["build", "--release", "--output-format", "zip"])
         .arg("--target")
-        .arg(TARGET)
+        .arg(target.triple)
         .arg("--lambda-dir")
         .arg(&lambda_dir)
         .env("CARGO_TARGET_DIR", target_dir);
@@ -72,11 +108,20 @@ pub fn build_functions(
         cmd.env(k, v);
     }
     if !skip_build {
-        run(cmd, &format!("cargo lambda build {}", names.join(" ")))?;
+        run(
+            cmd,
+            &format!("cargo lambda build ({}) {}", target.label, names.join(" ")),
+        )?;
     }
     names
         .iter()
-        .map(|name| artefact(name, &lambda_dir, &target_dir.join(TARGET).join("release")))
+        .map(|name| {
+            artefact(
+                name,
+                &lambda_dir,
+                &target_dir.join(target.triple).join("release"),
+            )
+        })
         .collect()
 }
 
@@ -93,7 +138,7 @@ pub fn build_hello(root: &Path, out: &Path, skip_build: bool) -> Result<Artefact
     cmd.current_dir(&dir)
         .args(["build", "--release", "--output-format", "zip"])
         .arg("--target")
-        .arg(TARGET)
+        .arg(HOST.triple)
         .arg("--lambda-dir")
         .arg(&lambda_dir)
         .arg("--manifest-path")
@@ -105,7 +150,7 @@ pub fn build_hello(root: &Path, out: &Path, skip_build: bool) -> Result<Artefact
     artefact(
         HELLO_NAME,
         &lambda_dir,
-        &target_dir.join(TARGET).join("release"),
+        &target_dir.join(HOST.triple).join("release"),
     )
 }
 

@@ -5,13 +5,13 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use sessions_shared::api::Api;
 use sessions_shared::config::Config;
-use sessions_shared::store::DynamoStore;
+use sessions_shared::store::{transport, DynamoStore};
 use sessions_shared::telemetry;
 
 use crate::stats::ms;
@@ -25,7 +25,8 @@ pub struct InitSteps {
     pub telemetry: f64,
     /// `Config::from_env()`.
     pub config: f64,
-    /// `aws_config::defaults(..).load()`: region, credentials, endpoint, timeouts.
+    /// `transport::sdk_loader(..).load()`: region, credentials, endpoint, timeouts, the HTTPS
+    /// client and its trust store.
     pub sdk_config: f64,
     /// `aws_sdk_dynamodb::Client::new`.
     pub sdk_client: f64,
@@ -49,15 +50,7 @@ pub fn probe() -> InitSteps {
         let config = Config::from_env().expect("the function's configuration");
         let config_ms = ms(t.elapsed());
         let t = Instant::now();
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_secs(5))
-            .operation_timeout(Duration::from_secs(12))
-            .build();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .load()
-            .await;
+        let sdk = transport::sdk_loader(config.tls_roots).load().await;
         let sdk_config_ms = ms(t.elapsed());
         let t = Instant::now();
         let client = Client::new(&sdk);

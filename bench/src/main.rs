@@ -292,7 +292,11 @@ async fn process_phases(
 ) -> Option<Vec<Artefact>> {
     // Artefacts: the four functions and the baseline, as they would be deployed.
     let built = build(root, out, args.skip_build).await;
-    let (functions, hello) = match built {
+    let Built {
+        functions,
+        hello,
+        deployed,
+    } = match built {
         Ok(b) => b,
         Err(e) => {
             eprintln!("bench: {e}");
@@ -300,7 +304,7 @@ async fn process_phases(
             return None;
         }
     };
-    figures::package_figures(summary, &functions, &hello);
+    figures::package_figures(summary, &functions, deployed.as_deref(), &hello);
 
     // One engine and one seeded table for every function process.
     let engine = sessions_tests::Engine::start().await;
@@ -372,7 +376,7 @@ fn phase(started: Instant, what: &str) {
 fn install_log_sink() {
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .with_target(false)
         .with_current_span(false)
         .flatten_event(true)
@@ -380,15 +384,21 @@ fn install_log_sink() {
         .try_init();
 }
 
-async fn build(
-    root: &Path,
-    out: &Path,
-    skip_build: bool,
-) -> Result<(Vec<Artefact>, Artefact), String> {
+/// The artefacts: the four functions and the baseline for this machine (they are run), and
+/// the functions again for arm64, the architecture the template deploys, when its target is
+/// installed (they are only weighed).
+struct Built {
+    functions: Vec<Artefact>,
+    hello: Artefact,
+    deployed: Option<Vec<Artefact>>,
+}
+
+async fn build(root: &Path, out: &Path, skip_build: bool) -> Result<Built, String> {
     let (root, out) = (root.to_path_buf(), out.to_path_buf());
     tokio::task::spawn_blocking(move || {
         let functions = artefacts::build_functions(
             &root,
+            artefacts::HOST,
             &FUNCTIONS,
             &out,
             &out.join("build"),
@@ -396,7 +406,25 @@ async fn build(
             skip_build,
         )?;
         let hello = artefacts::build_hello(&root, &out, skip_build)?;
-        Ok((functions, hello))
+        let deployed = if artefacts::installed(artefacts::ARM64) {
+            let dir = out.join(artefacts::ARM64.label);
+            Some(artefacts::build_functions(
+                &root,
+                artefacts::ARM64,
+                &FUNCTIONS,
+                &dir,
+                &out.join("build"),
+                &[],
+                skip_build,
+            )?)
+        } else {
+            None
+        };
+        Ok(Built {
+            functions,
+            hello,
+            deployed,
+        })
     })
     .await
     .map_err(|e| format!("build task: {e}"))?
@@ -535,6 +563,7 @@ async fn profiles(
         let built = tokio::task::spawn_blocking(move || {
             artefacts::build_functions(
                 &root,
+                artefacts::HOST,
                 &["get-session"],
                 &dir,
                 &dir.join("target"),

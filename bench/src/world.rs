@@ -17,7 +17,7 @@ use chrono::Duration;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sessions_shared::model::{Application, Session};
 use sessions_shared::store::layout::session_to_item;
-use sessions_shared::store::DynamoStore;
+use sessions_shared::store::{transport, DynamoStore, TrustRoots};
 use sessions_shared::time;
 use uuid::Uuid;
 
@@ -103,6 +103,8 @@ pub fn counting_client(endpoint: &str, counter: CallCounter) -> Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
         .endpoint_url(endpoint)
+        .http_client(transport::http_client(TrustRoots::default()))
+        .timeout_config(transport::timeouts())
         .interceptor(counter)
         .build();
     Client::from_conf(config)

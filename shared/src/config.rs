@@ -8,6 +8,7 @@
 use chrono::Duration;
 
 use crate::auth::{DevJwtConfig, MIN_DEV_SECRET_BYTES};
+use crate::store::TrustRoots;
 
 pub const DEFAULT_IDLE_SECONDS: i64 = 300;
 /// The longest idle window accepted: 30 days.
@@ -39,6 +40,8 @@ pub struct Config {
     /// `SESSIONS_RETENTION_DAYS`: how long a disconnected session is kept before the table's
     /// TTL deletes it; unset keeps it forever.
     pub retention: Option<Duration>,
+    /// `SESSIONS_TLS_ROOTS`: which authorities the DynamoDB client trusts.
+    pub tls_roots: TrustRoots,
 }
 
 /// Secrets stay out of logs and panic messages: the keys are shown as a count only.
@@ -50,6 +53,7 @@ impl std::fmt::Debug for Config {
             .field("org_claim", &self.org_claim)
             .field("dev_jwt", &self.dev_jwt)
             .field("retention", &self.retention)
+            .field("tls_roots", &self.tls_roots)
             .field(
                 "cursor_keys",
                 &format_args!("<{} redacted>", self.cursor_keys.len()),
@@ -76,6 +80,7 @@ impl Config {
             dev_jwt: dev_jwt(&get)?,
             cursor_keys: cursor_keys(&get)?,
             retention: retention(get("SESSIONS_RETENTION_DAYS"))?,
+            tls_roots: tls_roots(get("SESSIONS_TLS_ROOTS"))?,
         })
     }
 }
@@ -105,6 +110,19 @@ pub fn idle_window(value: Option<String>) -> Result<Duration, ConfigError> {
         Ok(n) if (1..=MAX_IDLE_SECONDS).contains(&n) => Ok(Duration::seconds(n)),
         _ => Err(ConfigError(format!(
             "SESSIONS_IDLE_SECONDS must be a whole number of seconds from 1 to {MAX_IDLE_SECONDS}, got {raw:?}"
+        ))),
+    }
+}
+
+/// `SESSIONS_TLS_ROOTS`: `amazon` (the default: only Amazon Trust Services, which issues every
+/// AWS endpoint's certificate) or `system` (the operating system's store, for a proxy or a
+/// private CA in front of the endpoint).
+pub fn tls_roots(value: Option<String>) -> Result<TrustRoots, ConfigError> {
+    match set(value).as_deref() {
+        None | Some("amazon") => Ok(TrustRoots::Amazon),
+        Some("system") => Ok(TrustRoots::System),
+        Some(other) => Err(ConfigError(format!(
+            "SESSIONS_TLS_ROOTS must be \"amazon\" or \"system\", got {other:?}"
         ))),
     }
 }
@@ -211,6 +229,17 @@ mod tests {
         assert_eq!(retention(Some("7".into())), Ok(Some(Duration::days(7))));
         for bad in ["0", "3651", "x", "-1"] {
             assert!(retention(Some(bad.into())).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tls_roots_default_to_amazon_and_are_checked() {
+        assert_eq!(tls_roots(None), Ok(TrustRoots::Amazon));
+        assert_eq!(tls_roots(Some(String::new())), Ok(TrustRoots::Amazon));
+        assert_eq!(tls_roots(Some("amazon".into())), Ok(TrustRoots::Amazon));
+        assert_eq!(tls_roots(Some("system".into())), Ok(TrustRoots::System));
+        for bad in ["System", "native", "none", " amazon"] {
+            assert!(tls_roots(Some(bad.into())).is_err(), "{bad}");
         }
     }
 

@@ -11,7 +11,7 @@ use lambda_http::Request;
 use sessions_shared::api::Api;
 use sessions_shared::config::Config;
 use sessions_shared::model::{Application, Session, SessionStatus};
-use sessions_shared::store::DynamoStore;
+use sessions_shared::store::{transport, DynamoStore, TrustRoots};
 use sessions_shared::time::{self, Timestamp};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -73,6 +73,8 @@ pub fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
+        .http_client(transport::http_client(TrustRoots::default()))
+        .timeout_config(transport::timeouts())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }

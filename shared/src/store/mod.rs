@@ -4,6 +4,7 @@
 //! as the API's reads and revocations, so the item layout in [`layout`] has exactly one owner.
 
 pub mod layout;
+pub mod transport;
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -25,6 +26,7 @@ use crate::model::{Application, Session, SessionStatus};
 use crate::params::ListFilter;
 use crate::time::Timestamp;
 use layout::*;
+pub use transport::TrustRoots;
 
 /// How many conditional updates a revoke keeps in flight at once.
 pub const REVOKE_CONCURRENCY: usize = 32;
@@ -153,17 +155,10 @@ impl DynamoStore {
     }
 
     /// Builds the SDK client from the standard environment (`AWS_REGION`, credentials, and
-    /// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine), with timeouts that fit a 29 s API call.
-    pub async fn from_env(table: impl Into<String>) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(StdDuration::from_secs(2))
-            .operation_attempt_timeout(StdDuration::from_secs(5))
-            .operation_timeout(StdDuration::from_secs(12))
-            .build();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .load()
-            .await;
+    /// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine), trusting `roots` for TLS, with timeouts
+    /// that fit a 29 s API call ([`transport`]).
+    pub async fn from_env(table: impl Into<String>, roots: TrustRoots) -> Self {
+        let config = transport::sdk_loader(roots).load().await;
         DynamoStore::new(Client::new(&config), table)
     }
 

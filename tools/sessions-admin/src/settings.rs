@@ -6,10 +6,16 @@
 use chrono::Duration;
 use sessions_shared::auth::{DevJwtConfig, MIN_DEV_SECRET_BYTES};
 use sessions_shared::config::{self, env, ConfigError};
+use sessions_shared::store::TrustRoots;
 
 /// `SESSIONS_TABLE`, required by every command that touches the table.
 pub fn table() -> Result<String, ConfigError> {
     config::table_name(env("SESSIONS_TABLE"))
+}
+
+/// `SESSIONS_TLS_ROOTS` (`amazon` by default): the authorities the functions trust.
+pub fn tls_roots() -> Result<TrustRoots, ConfigError> {
+    config::tls_roots(env("SESSIONS_TLS_ROOTS"))
 }
 
 /// `SESSIONS_IDLE_SECONDS` (300 s by default): the window the functions use, so the derived
