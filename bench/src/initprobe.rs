@@ -19,7 +19,7 @@ use crate::stats::ms;
 /// Milliseconds per step, in the order a function runs them.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct InitSteps {
-    /// `#[tokio::main]`: the multi-threaded runtime.
+    /// `#[tokio::main(flavor = "current_thread")]`: the functions' runtime.
     pub runtime: f64,
     /// `telemetry::init()`: the JSON log subscriber.
     pub telemetry: f64,
@@ -37,7 +37,7 @@ pub struct InitSteps {
 /// Runs in the probe process (`sessions-bench probe-init`), which has the function's env.
 pub fn probe() -> InitSteps {
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");

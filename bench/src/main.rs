@@ -20,7 +20,6 @@ mod process;
 mod report;
 mod revoke;
 mod stats;
-mod tls;
 mod world;
 
 use std::path::{Path, PathBuf};
@@ -496,7 +495,7 @@ async fn first_requests_over_tls(
     log: &Path,
 ) -> Result<serde_json::Value, String> {
     let upstream = engine_endpoint.trim_start_matches("http://");
-    let front = tls::TlsFront::start(upstream, out).await?;
+    let front = sessions_tests::tls::TlsFront::start(upstream, out).await?;
     let over_tls = fixture.over_tls(&front.endpoint, &front.ca_file);
     let cold = coldstart::measure(reads, &over_tls, rounds, rounds, log).await?;
     let mut by_function = serde_json::Map::new();

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 pub mod faults;
 pub mod process;
+pub mod tls;
 
 pub const CURSOR_KEY: &str = "test-cursor-key-0123456789abcdef0123";
 pub const DEV_SECRET: &str = "test-dev-secret-0123456789abcdef0123";

@@ -2,7 +2,9 @@
 
 use sessions_shared::api::{serve, Endpoint};
 
-#[tokio::main]
+// One thread: Lambda sends an environment one event at a time, and 256-512 MB functions get a
+// fraction of a vCPU, so worker threads would only add start-up (docs/benchmarks.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     serve(Endpoint::RevokeSession).await
 }

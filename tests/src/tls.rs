@@ -1,8 +1,9 @@
-//! A TLS front for the local engine, so a function's first request pays what it pays against
-//! the real `https://dynamodb.<region>.amazonaws.com`: loading root certificates, seeding
-//! AWS-LC's random generator, and a full TLS handshake (on loopback, so without the network
-//! round trips). The function trusts a throwaway CA through `SSL_CERT_FILE`, which the SDK's
-//! root-certificate loader honours.
+//! A TLS front for the local engine: `https://` to a DynamoDB-compatible endpoint whose
+//! certificate comes from a throwaway CA. The trust-store tests use it to show which
+//! authorities the functions' client accepts; `make bench` uses it so a function's first
+//! request pays a full TLS handshake, as against `https://dynamodb.<region>.amazonaws.com`
+//! (on loopback, so without the network round trips). A client trusts the CA through
+//! `SSL_CERT_FILE` with `SESSIONS_TLS_ROOTS=system`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,14 +38,14 @@ impl TlsFront {
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
             .distinguished_name
-            .push(DnType::CommonName, "sessions-bench throwaway CA");
+            .push(DnType::CommonName, "sessions-tests throwaway CA");
         let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(|x| e("CA")(&x))?;
         let leaf_key = KeyPair::generate().map_err(|x| e("key")(&x))?;
         let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
             .and_then(|p| p.signed_by(&leaf_key, &ca))
             .map_err(|x| e("certificate")(&x))?;
 
-        let ca_file = dir.join("bench-ca.pem");
+        let ca_file = dir.join("throwaway-ca.pem");
         std::fs::write(&ca_file, ca.pem()).map_err(|x| e("write CA")(&x))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
