@@ -249,14 +249,19 @@ pub fn tls_figures(summary: &mut Summary, probes: &[entropy::Probe]) {
     summary.extra(
         "tls_startup_ms",
         json!({
-            "first_random_bytes": Spread::of(&pick(|p| p.first_random_ms)),
-            "second_random_bytes": Spread::of(&pick(|p| p.second_random_ms)),
+            "ring_first_random_bytes": Spread::of(&pick(|p| p.ring_first_random_ms)),
+            "ring_second_random_bytes": Spread::of(&pick(|p| p.ring_second_random_ms)),
+            "aws_lc_first_random_bytes": Spread::of(&pick(|p| p.first_random_ms)),
+            "aws_lc_second_random_bytes": Spread::of(&pick(|p| p.second_random_ms)),
+            "parse_amazon_roots": Spread::of(&pick(|p| p.amazon_roots_ms)),
+            "amazon_roots": probes.first().map(|p| p.amazon_roots),
             "load_native_roots": Spread::of(&pick(|p| p.native_roots_ms)),
             "native_roots": probes.first().map(|p| p.native_roots),
-            "notes": "fresh processes of this binary (same aws-lc-rs/aws-lc-sys as the functions); \
-                      the first random bytes seed AWS-LC's DRBG (CPU jitter entropy unless built \
-                      with AWS_LC_SYS_NO_JITTER_ENTROPY=1); a function pays it on its first TLS \
-                      handshake, the root certificates on its first request"
+            "notes": "fresh processes of this binary; ring and the Amazon Trust Services roots are \
+                      what the functions use, AWS-LC and the platform's store what the SDK's default \
+                      client would (AWS-LC's first random bytes seed its DRBG, with CPU jitter \
+                      entropy unless built with AWS_LC_SYS_NO_JITTER_ENTROPY=1). The random bytes \
+                      are paid on a function's first TLS handshake, the trust store at init"
         }),
     );
 }

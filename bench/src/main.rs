@@ -75,8 +75,10 @@ struct Args {
     /// Fresh processes for the TLS start-up probe.
     #[arg(long, default_value_t = 20)]
     tls_probes: usize,
-    /// Also build get-session with these release opt-levels (e.g. `3,z`) and compare
-    /// (each is a full release build in its own target directory: minutes apiece).
+    /// Also build get-session with these release-profile settings, one at a time, and compare:
+    /// `KEY=VALUE` (`opt-level=z`, `lto=thin`, `codegen-units=16`, `panic=unwind`,
+    /// `strip=false`), or a bare opt-level (`3,z`). Each is a full release build in its own
+    /// target directory: minutes apiece.
     #[arg(long, value_delimiter = ',')]
     profiles: Vec<String>,
     /// Also build a tiny AWS-LC probe with and without `AWS_LC_SYS_NO_JITTER_ENTROPY=1` and
@@ -179,12 +181,11 @@ async fn run(args: Args) -> ExitCode {
             args.revoke_sessions, args.sequential_sessions, args.revoke_repeats
         ),
     );
-    let engine = sessions_tests::Engine::start().await;
     let r = revoke::measure(
-        &engine.endpoint,
         args.revoke_sessions,
         args.sequential_sessions,
         args.revoke_repeats,
+        None,
     )
     .await;
     figures::revoke_figures(&mut summary, &r);
@@ -198,12 +199,8 @@ async fn run(args: Args) -> ExitCode {
                 args.sequential_sessions / 10
             ),
         );
-        match revoke_with_rtt(&engine.endpoint, &args).await {
-            Ok(v) => summary.extra("revoke_with_round_trip", v),
-            Err(e) => errors.push(format!("revoke with a round trip: {e}")),
-        }
+        summary.extra("revoke_with_round_trip", revoke_with_rtt(&args).await);
     }
-    drop(engine);
 
     phase(
         started,
@@ -516,20 +513,16 @@ async fn first_requests_over_tls(
 
 /// Revoke-all against the sequential loop when every request costs a network round trip, as
 /// against DynamoDB: what the 32 updates in flight are for.
-async fn revoke_with_rtt(engine_endpoint: &str, args: &Args) -> Result<serde_json::Value, String> {
-    let upstream = engine_endpoint.trim_start_matches("http://");
+async fn revoke_with_rtt(args: &Args) -> serde_json::Value {
     let rtt = std::time::Duration::from_millis(args.rtt_ms);
-    let front = latency::LatencyFront::start(upstream, rtt)
-        .await
-        .map_err(|e| e.to_string())?;
     let (n, m) = (
         (args.revoke_sessions / 5).max(1),
         (args.sequential_sessions / 10).max(1),
     );
-    let r = revoke::measure(&front.endpoint, n, m, args.revoke_repeats).await;
+    let r = revoke::measure(n, m, args.revoke_repeats, Some(rtt)).await;
     let (concurrent, sequential) = (median(&r.revoke_seconds), median(&r.sequential_seconds));
     let sequential_scaled = sequential * n as f64 / m as f64;
-    Ok(json!({
+    json!({
         "round_trip_ms": args.rtt_ms,
         "revoke_all_sessions": n,
         "revoke_all_seconds": round(concurrent, 3),
@@ -541,7 +534,7 @@ async fn revoke_with_rtt(engine_endpoint: &str, args: &Args) -> Result<serde_jso
         "notes": "every answer of the local engine held back by the round trip (a loopback \
                   proxy); the sequential loop's time scaled linearly to the revoke-all's count; \
                   revoke-all is then bounded by the engine's own throughput on this machine",
-    }))
+    })
 }
 
 /// Builds get-session with other opt-levels and compares size, init and warm latency with the
@@ -556,9 +549,16 @@ async fn profiles(
     log: &Path,
 ) -> serde_json::Value {
     let mut variants: Vec<(String, Artefact)> = vec![("workspace".into(), get.clone())];
-    for level in levels {
-        let dir = out.join(format!("profile-opt-{level}"));
-        let (root, level_owned, skip) = (root.to_path_buf(), level.clone(), args.skip_build);
+    for spec in levels {
+        let (label, env_key, value) = match profile_override(spec) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("bench: profile {spec}: {e}");
+                continue;
+            }
+        };
+        let dir = out.join(format!("profile-{}", label.replace('=', "-")));
+        let (root, skip) = (root.to_path_buf(), args.skip_build);
         let built = tokio::task::spawn_blocking(move || {
             artefacts::build_functions(
                 &root,
@@ -566,10 +566,7 @@ async fn profiles(
                 &["get-session"],
                 &dir,
                 &dir.join("target"),
-                &[(
-                    "CARGO_PROFILE_RELEASE_OPT_LEVEL".to_string(),
-                    level_owned.clone(),
-                )],
+                &[(env_key, value)],
                 skip,
             )
         })
@@ -577,11 +574,9 @@ async fn profiles(
         .map_err(|e| e.to_string())
         .and_then(|r| r);
         match built {
-            Ok(mut a) if !a.is_empty() => {
-                variants.push((format!("opt-level={level}"), a.remove(0)))
-            }
+            Ok(mut a) if !a.is_empty() => variants.push((label, a.remove(0))),
             Ok(_) => {}
-            Err(e) => eprintln!("bench: profile opt-level={level}: {e}"),
+            Err(e) => eprintln!("bench: profile {label}: {e}"),
         }
     }
     let binaries: Vec<(String, PathBuf)> = variants
@@ -618,6 +613,24 @@ async fn profiles(
     json!(rows)
 }
 
+/// A `--profiles` entry as (label, the `CARGO_PROFILE_RELEASE_*` variable, its value).
+fn profile_override(spec: &str) -> Result<(String, String, String), String> {
+    const KEYS: [&str; 5] = ["opt-level", "lto", "codegen-units", "panic", "strip"];
+    let (key, value) = spec.split_once('=').unwrap_or(("opt-level", spec));
+    let (key, value) = (key.trim(), value.trim());
+    if !KEYS.contains(&key) {
+        return Err(format!("{key} is not one of {}", KEYS.join(", ")));
+    }
+    if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("{value:?} is not a profile value"));
+    }
+    let variable = format!(
+        "CARGO_PROFILE_RELEASE_{}",
+        key.to_ascii_uppercase().replace('-', "_")
+    );
+    Ok((format!("{key}={value}"), variable, value.to_string()))
+}
+
 fn finish(summary: &mut Summary, out: &Path, errors: &[String], started: Instant) {
     summary.ensure_every_key();
     summary.extra("errors", json!(errors));
@@ -649,4 +662,32 @@ fn finish(summary: &mut Summary, out: &Path, errors: &[String], started: Instant
         path.display(),
         started.elapsed().as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::profile_override;
+
+    #[test]
+    fn profile_overrides_name_one_release_setting() {
+        assert_eq!(
+            profile_override("z"),
+            Ok((
+                "opt-level=z".into(),
+                "CARGO_PROFILE_RELEASE_OPT_LEVEL".into(),
+                "z".into()
+            ))
+        );
+        assert_eq!(
+            profile_override("codegen-units=16").map(|o| o.1),
+            Ok("CARGO_PROFILE_RELEASE_CODEGEN_UNITS".into())
+        );
+        assert_eq!(
+            profile_override("lto=thin").map(|o| o.0),
+            Ok("lto=thin".into())
+        );
+        for bad in ["debug=2", "lto=", "opt-level=3;rm", "incremental=true"] {
+            assert!(profile_override(bad).is_err(), "{bad}");
+        }
+    }
 }
