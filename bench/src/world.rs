@@ -1,114 +1,22 @@
-//! The bench's data: the embedded DynamoDB-compatible engine the tests use, an SDK client whose
-//! interceptor counts the requests it sends, and fast seeding of realistic sessions.
+//! The bench's data: the embedded DynamoDB-compatible engine the tests use, the test harness's
+//! SDK client whose interceptor counts the requests it sends, and fast seeding of realistic
+//! sessions.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-};
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use chrono::Duration;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sessions_shared::model::{Application, Session};
 use sessions_shared::store::layout::session_to_item;
-use sessions_shared::store::{transport, DynamoStore, TrustRoots};
+use sessions_shared::store::DynamoStore;
 use sessions_shared::time;
+pub use sessions_tests::calls::{counting_client, CallCounter};
 use uuid::Uuid;
 
 /// The largest batch `BatchWriteItem` takes.
 const BATCH_WRITE_MAX: usize = 25;
 /// Batches in flight while seeding.
 const SEED_CONCURRENCY: usize = 4;
-
-/// Counts every operation a client starts (not retries: one per `send()`), by operation name.
-#[derive(Debug, Clone, Default)]
-pub struct CallCounter(Arc<Calls>);
-
-#[derive(Debug, Default)]
-struct Calls {
-    total: AtomicU64,
-    by_operation: Mutex<BTreeMap<String, u64>>,
-}
-
-impl CallCounter {
-    pub fn total(&self) -> u64 {
-        self.0.total.load(Ordering::SeqCst)
-    }
-
-    pub fn by_operation(&self) -> BTreeMap<String, u64> {
-        self.0
-            .by_operation
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub fn reset(&self) {
-        self.0.total.store(0, Ordering::SeqCst);
-        self.0
-            .by_operation
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-}
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    /// Once per `send()`, before any attempt: the count.
-    fn read_before_execution(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.total.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// Also once per `send()`, and late enough that the operation's name is configured.
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        *self
-            .0
-            .by_operation
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(operation)
-            .or_default() += 1;
-        Ok(())
-    }
-}
-
-/// An SDK client for a local engine, counting its requests with `counter`.
-pub fn counting_client(endpoint: &str, counter: CallCounter) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-        .endpoint_url(endpoint)
-        .http_client(transport::http_client(TrustRoots::default()))
-        .timeout_config(transport::timeouts())
-        .interceptor(counter)
-        .build();
-    Client::from_conf(config)
-}
 
 /// A fresh table with the service's schema, on the bench's engine, without its change stream:
 /// dynoxide finds the next stream sequence number by scanning every stream record it holds, so

@@ -16,6 +16,7 @@ use sessions_shared::time::{self, Timestamp};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod calls;
 pub mod faults;
 pub mod process;
 pub mod tls;
@@ -69,15 +70,19 @@ impl Drop for Engine {
 }
 
 pub fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+    aws_sdk_dynamodb::Client::from_conf(local_config(endpoint).build())
+}
+
+/// A client configuration for a local engine: the HTTP client and timeouts the functions build
+/// (`store::transport`), a fixed region and static credentials.
+pub fn local_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
         .http_client(transport::http_client(TrustRoots::default()))
         .timeout_config(transport::timeouts())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// The variables a function would read, for a test world.

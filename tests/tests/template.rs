@@ -416,6 +416,32 @@ fn the_table_is_durable_and_prunes_disconnected_sessions() {
     );
 }
 
+/// The trust-store parameter offers exactly what the functions accept, defaults to Amazon's
+/// roots, and reaches every function.
+#[test]
+fn the_trust_roots_parameter_is_what_the_functions_accept() {
+    let t = template();
+    let p = &t["Parameters"]["DynamoDbTrustRoots"];
+    assert_eq!(p["Default"], "amazon");
+    let allowed = p["AllowedValues"].as_array().expect("AllowedValues");
+    assert_eq!(allowed.len(), 2);
+    for value in allowed {
+        let value = value.as_str().expect("a string").to_string();
+        assert!(
+            sessions_shared::config::tls_roots(Some(value.clone())).is_ok(),
+            "{value}"
+        );
+    }
+    assert_eq!(
+        sessions_shared::config::tls_roots(Some("amazon".into())),
+        Ok(sessions_shared::store::TrustRoots::default())
+    );
+    assert_eq!(
+        globals()["Environment"]["Variables"]["SESSIONS_TLS_ROOTS"],
+        json!({"Ref": "DynamoDbTrustRoots"})
+    );
+}
+
 #[test]
 fn parameters_and_outputs_are_there() {
     let t = template();
@@ -427,6 +453,7 @@ fn parameters_and_outputs_are_there() {
         "SessionRetentionDays",
         "LogRetentionDays",
         "LogLevel",
+        "DynamoDbTrustRoots",
         "ThrottlingRateLimit",
         "ThrottlingBurstLimit",
     ] {
