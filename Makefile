@@ -86,8 +86,12 @@ fuzz: venv ## Contract fuzzing alone: schemathesis against the local stack (FUZZ
 	scripts/contract-fuzz.sh
 
 # The harness builds the function zips and the hello-world baseline itself (release builds:
-# minutes on a cold cache), then measures; BENCH_ARGS passes options, e.g. --profiles 3,z.
+# minutes on a cold cache), then measures; BENCH_ARGS passes options, e.g. --profiles z,lto=thin.
+# Package sizes are for arm64, what the template deploys, when the toolchain has that target:
+# adding it is tried here (a rustup download) and, if that fails, sizes are for x86_64 and the
+# summary says so.
 bench: venv ## Benchmarks (release builds): target/bench/summary.json and a table of goals
+	-rustup target add aarch64-unknown-linux-gnu
 	cargo build --release -p sessions-bench
 	target/release/sessions-bench $(BENCH_ARGS)
 
