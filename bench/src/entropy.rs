@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use sessions_shared::store::transport;
 
+use crate::process::json_of;
 use crate::stats::ms;
 
 /// One fresh process's figures (milliseconds).
@@ -94,17 +95,9 @@ fn amazon_trust_anchors() -> usize {
 pub fn measure(exe: &Path, runs: usize) -> Result<Vec<Probe>, String> {
     (0..runs)
         .map(|_| {
-            let output = Command::new(exe)
-                .arg("probe-tls")
-                .output()
-                .map_err(|e| format!("probe-tls: {e}"))?;
-            if !output.status.success() {
-                return Err(format!(
-                    "probe-tls failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            }
-            serde_json::from_slice(&output.stdout).map_err(|e| format!("probe-tls output: {e}"))
+            let mut command = Command::new(exe);
+            command.arg("probe-tls");
+            json_of(command, "probe-tls")
         })
         .collect()
 }
@@ -124,10 +117,7 @@ pub fn measure_seeding(
     runs: usize,
 ) -> Result<(Vec<Seeding>, Vec<Seeding>), String> {
     let once = |binary: &Path| -> Result<Seeding, String> {
-        let output = Command::new(binary)
-            .output()
-            .map_err(|e| format!("{}: {e}", binary.display()))?;
-        serde_json::from_slice(&output.stdout).map_err(|e| format!("{}: {e}", binary.display()))
+        json_of(Command::new(binary), &binary.display().to_string())
     };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..runs {

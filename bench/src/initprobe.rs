@@ -14,6 +14,7 @@ use sessions_shared::config::Config;
 use sessions_shared::store::{transport, DynamoStore};
 use sessions_shared::telemetry;
 
+use crate::process::json_of;
 use crate::stats::ms;
 
 /// Milliseconds per step, in the order a function runs them.
@@ -50,7 +51,10 @@ pub fn probe() -> InitSteps {
         let config = Config::from_env().expect("the function's configuration");
         let config_ms = ms(t.elapsed());
         let t = Instant::now();
-        let sdk = transport::sdk_loader(config.tls_roots).load().await;
+        let sdk = transport::sdk_loader(config.tls_roots)
+            .expect("the trust store")
+            .load()
+            .await;
         let sdk_config_ms = ms(t.elapsed());
         let t = Instant::now();
         let client = Client::new(&sdk);
@@ -78,24 +82,12 @@ pub fn measure(
 ) -> Result<Vec<InitSteps>, String> {
     (0..runs)
         .map(|_| {
-            let output = Command::new(exe)
+            let mut command = Command::new(exe);
+            command
                 .arg("probe-init")
                 .env_clear()
-                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .output()
-                .map_err(|e| format!("probe-init: {e}"))?;
-            if !output.status.success() {
-                return Err(format!(
-                    "probe-init failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            }
-            let last = String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .to_string();
-            serde_json::from_str(&last).map_err(|e| format!("probe-init output: {e}"))
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            json_of(command, "probe-init")
         })
         .collect()
 }

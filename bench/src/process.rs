@@ -1,6 +1,7 @@
 //! A release binary running as Lambda runs it: a fresh process with the function's environment,
 //! polling its own Runtime API emulator. Gives its init time (exec to first poll), the latency of
-//! each invocation, and its peak resident memory.
+//! each invocation, and its peak resident memory. Also [`json_of`], for the probes that run
+//! once in a fresh process and print what they measured.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -9,6 +10,25 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 use crate::emulator::{Outcome, RuntimeApi};
+
+/// Runs `command` to the end and decodes the last line it printed as JSON (a probe's figures;
+/// anything printed before them, such as log lines, is skipped). `what` names it in errors.
+pub fn json_of<T: serde::de::DeserializeOwned>(
+    mut command: std::process::Command,
+    what: &str,
+) -> Result<T, String> {
+    let output = command.output().map_err(|e| format!("{what}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{what} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).map_err(|e| format!("{what} output: {e}"))
+}
 
 /// A function that has not polled by then is reported as failed to start.
 const INIT_TIMEOUT: Duration = Duration::from_secs(15);

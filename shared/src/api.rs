@@ -104,7 +104,7 @@ impl Api {
     /// Reads the configuration and builds the SDK client. Fails on a bad configuration.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let store = DynamoStore::from_env(config.table.clone(), config.tls_roots).await;
+        let store = DynamoStore::from_env(config.table.clone(), config.tls_roots).await?;
         Api::new(&config, store)
     }
 

@@ -91,7 +91,7 @@ pub fn env(name: &str) -> Option<String> {
 }
 
 /// An empty variable counts as unset, as shells and templates often leave them.
-fn set(value: Option<String>) -> Option<String> {
+pub(crate) fn set(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 

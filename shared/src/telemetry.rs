@@ -32,7 +32,7 @@ pub fn filter(rust_log: Option<&str>) -> Targets {
 }
 
 /// The most verbose level `targets` lets through for `target` (`OFF` when none).
-pub fn most_verbose(targets: &Targets, target: &str) -> LevelFilter {
+fn most_verbose(targets: &Targets, target: &str) -> LevelFilter {
     [
         Level::TRACE,
         Level::DEBUG,

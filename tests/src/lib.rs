@@ -81,7 +81,9 @@ pub fn local_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
-        .http_client(transport::http_client(TrustRoots::default()))
+        .http_client(
+            transport::http_client(TrustRoots::default()).expect("the embedded trust store"),
+        )
         .timeout_config(transport::timeouts())
 }
 

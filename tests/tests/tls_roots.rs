@@ -61,12 +61,20 @@ async fn only_amazon_roots_by_default_and_the_system_store_on_request() {
     let api_over = |store: DynamoStore| {
         Api::new(&api_config(&api_env(&table)), store).expect("the API builds")
     };
-    let amazon = api_over(DynamoStore::from_env(table.clone(), default_roots).await);
+    let amazon = api_over(
+        DynamoStore::from_env(table.clone(), default_roots)
+            .await
+            .expect("client"),
+    );
     let refused = call(&amazon, list()).await;
     refused.expect_error(503, "unavailable");
     assert!(refused.header("retry-after").is_some());
 
-    let system = api_over(DynamoStore::from_env(table.clone(), TrustRoots::System).await);
+    let system = api_over(
+        DynamoStore::from_env(table.clone(), TrustRoots::System)
+            .await
+            .expect("client"),
+    );
     let listed = call(&system, list()).await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     assert_eq!(listed.ids(), vec![session.id.to_string()]);

@@ -156,10 +156,14 @@ impl DynamoStore {
 
     /// Builds the SDK client from the standard environment (`AWS_REGION`, credentials, and
     /// `AWS_ENDPOINT_URL_DYNAMODB` for a local engine), trusting `roots` for TLS, with timeouts
-    /// that fit a 29 s API call ([`transport`]).
-    pub async fn from_env(table: impl Into<String>, roots: TrustRoots) -> Self {
-        let config = transport::sdk_loader(roots).load().await;
-        DynamoStore::new(Client::new(&config), table)
+    /// that fit a 29 s API call ([`transport`]). Fails only on a trust store the TLS library
+    /// refuses.
+    pub async fn from_env(
+        table: impl Into<String>,
+        roots: TrustRoots,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let config = transport::sdk_loader(roots)?.load().await;
+        Ok(DynamoStore::new(Client::new(&config), table))
     }
 
     pub fn client(&self) -> &Client {

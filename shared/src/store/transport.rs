@@ -22,6 +22,8 @@ use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
 
+use crate::config::{self, ConfigError};
+
 /// The Amazon Trust Services roots (Amazon Root CA 1-4, Starfield Services Root CA - G2).
 pub const AMAZON_TRUST_SERVICES_PEM: &str = include_str!("amazon-trust-services.pem");
 
@@ -46,18 +48,17 @@ impl TrustRoots {
     }
 }
 
-/// The HTTP client: rustls on ring, trusting `roots`.
-pub fn http_client(roots: TrustRoots) -> SharedHttpClient {
+/// The HTTP client: rustls on ring, trusting `roots`. Fails closed: a trust store the TLS
+/// library will not take is an error at init, never a silent fall-back to a wider one.
+pub fn http_client(roots: TrustRoots) -> Result<SharedHttpClient, ConfigError> {
     let context = TlsContext::builder()
         .with_trust_store(roots.store())
-        .build();
-    let builder = Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
-    match context {
-        Ok(context) => builder.tls_context(context).build_https(),
-        // `build` cannot fail for a trust store alone; fall back to the default context rather
-        // than fail the init if a later version starts validating here.
-        Err(_) => builder.build_https(),
-    }
+        .build()
+        .map_err(|e| ConfigError(format!("the TLS trust store ({roots:?}): {e}")))?;
+    Ok(Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https())
 }
 
 /// Timeouts that fit one API call inside API Gateway's 29 s: a stuck connection or attempt is
@@ -78,22 +79,25 @@ pub fn timeouts() -> TimeoutConfig {
 /// same variables (they look there first) but build every later link before asking (profile
 /// files, SSO, web identity, container and instance metadata): 0.5 ms of a function's init
 /// (`docs/benchmarks.md`). Elsewhere (the admin CLI on a laptop) the default chains apply.
-pub fn sdk_loader(roots: TrustRoots) -> ConfigLoader {
-    sdk_loader_from(roots, |name| std::env::var(name).ok())
+pub fn sdk_loader(roots: TrustRoots) -> Result<ConfigLoader, ConfigError> {
+    sdk_loader_from(roots, config::env)
 }
 
-fn sdk_loader_from(roots: TrustRoots, env: impl Fn(&str) -> Option<String>) -> ConfigLoader {
-    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+fn sdk_loader_from(
+    roots: TrustRoots,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ConfigLoader, ConfigError> {
+    let set = |name: &str| config::set(env(name));
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts())
-        .http_client(http_client(roots));
+        .http_client(http_client(roots)?);
     if let Some(region) = set("AWS_REGION") {
         loader = loader.region(Region::new(region));
     }
     if set("AWS_ACCESS_KEY_ID").is_some() && set("AWS_SECRET_ACCESS_KEY").is_some() {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }
-    loader
+    Ok(loader)
 }
 
 #[cfg(test)]
@@ -107,6 +111,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         sdk_loader_from(TrustRoots::Amazon, |name| vars.get(name).cloned())
+            .expect("the embedded trust store")
             .load()
             .await
     }
@@ -124,13 +129,17 @@ mod tests {
         ])
         .await;
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        let provider = provider_of(&config);
         assert!(
-            provider_of(&config).contains("EnvironmentVariableCredentialsProvider"),
-            "{}",
-            provider_of(&config)
+            provider.contains("EnvironmentVariableCredentialsProvider")
+                && !provider.contains("DefaultCredentialsChain"),
+            "{provider}"
         );
-        assert!(config.http_client().is_some());
-        assert!(config.timeout_config().is_some());
+        assert_eq!(
+            config.timeout_config().and_then(|t| t.operation_timeout()),
+            Some(Duration::from_secs(12)),
+            "the API's timeouts"
+        );
     }
 
     #[tokio::test]
@@ -149,7 +158,7 @@ mod tests {
         ] {
             let config = loaded(vars).await;
             assert!(
-                !provider_of(&config).contains("EnvironmentVariableCredentialsProvider"),
+                provider_of(&config).contains("DefaultCredentialsChain"),
                 "{vars:?}: {}",
                 provider_of(&config)
             );

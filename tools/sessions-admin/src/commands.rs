@@ -52,7 +52,7 @@ pub async fn run(command: Command) -> Result<Value, CliError> {
 /// The table named by `SESSIONS_TABLE`, through the standard AWS environment.
 async fn store() -> Result<DynamoStore, CliError> {
     let table = settings::table()?;
-    Ok(DynamoStore::from_env(table, settings::tls_roots()?).await)
+    Ok(DynamoStore::from_env(table, settings::tls_roots()?).await?)
 }
 
 /// Idempotent, so scripts can run it on every start.
