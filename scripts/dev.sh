@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the Sessions API locally, from a fresh clone, in one command (`make dev`):
 #
-#   1. builds the engine, the admin CLI and the three functions;
+#   1. builds the engine, the admin CLI and the functions;
 #   2. starts dev-engine (a DynamoDB-compatible endpoint) on 127.0.0.1:$DEV_ENGINE_PORT;
 #   3. creates the table, a demo application and 40 sessions, mints a dev token;
-#   4. prints ready-to-run curl lines, then serves the API with `cargo lambda watch`
-#      on 127.0.0.1:$DEV_API_PORT at the real /api/v1/... paths.
+#   4. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
+#      /api/v1/... paths, calls each function once so that watch has built and started it,
+#      then prints ready-to-run curl lines.
 #
 # Ctrl-C (or any exit) stops everything this script started. Every setting below
 # can be overridden from the environment, e.g. `DEV_API_PORT=9100 make dev`.
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-# --- settings (the README documents these) ----------------------------------
+# --- settings (docs/development.md documents these) --------------------------
 : "${DEV_ENGINE_PORT:=8000}"
 : "${DEV_API_PORT:=9000}"
 : "${DEMO_ORG:=0b7e0d4e-5d6f-4f7a-9a53-1d2b3c4d5e6f}"
@@ -82,7 +83,10 @@ export PATH="$ROOT/.venv/bin:$PATH"
 cargo lambda --version >/dev/null || die "cargo lambda is not runnable; try: rm -rf .venv && make venv"
 
 say "building dev-engine, sessions-admin and the functions"
-packages=(-p dev-engine -p sessions-admin)
+cargo build -p dev-engine -p sessions-admin
+# The functions alone, as `cargo lambda watch` builds them (without the tools' features), so
+# that watch finds them built.
+packages=()
 for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
 cargo build "${packages[@]}"
 
@@ -145,8 +149,47 @@ SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
     } >"$WATCH_ENV"
 )
 
-# --- how to call it ----------------------------------------------------------
 api="http://127.0.0.1:$DEV_API_PORT/api/v1/applications/$DEMO_APP/sessions"
+# Warm-up requests name a session that does not exist: nothing is revoked.
+WARM_SESSION=00000000-0000-4000-8000-000000000000
+
+# --- serve -------------------------------------------------------------------
+say "starting cargo lambda watch on 127.0.0.1:$DEV_API_PORT"
+# cargo lambda takes RUST_LOG for its own logs as well, and at "info" it prints
+# its whole configuration; it keeps its own quieter default (or $CARGO_LAMBDA_LOG)
+# while the functions still get RUST_LOG from the env file.
+if [[ -n ${CARGO_LAMBDA_LOG:-} ]]; then
+    watch_env=(env "RUST_LOG=$CARGO_LAMBDA_LOG")
+else
+    watch_env=(env -u RUST_LOG)
+fi
+start_group "${watch_env[@]}" cargo lambda watch \
+    --invoke-address 127.0.0.1 \
+    --invoke-port "$DEV_API_PORT" \
+    --env-file "$WATCH_ENV"
+WATCH_PID=$STARTED_PID
+
+# --- warm up -----------------------------------------------------------------
+# cargo lambda watch builds and starts a function on its first request. One request each
+# (unauthenticated: a 401 is an answer) before the banner, so the first curl answers at once.
+say "starting each function (the first start after a change compiles it)"
+for route in "GET $api" "GET $api/$WARM_SESSION" "DELETE $api/$WARM_SESSION" "DELETE $api"; do
+    method=${route%% *}
+    url=${route#* }
+    answered=""
+    for _ in $(seq 600); do
+        kill -0 "$WATCH_PID" 2>/dev/null || die "cargo lambda watch exited"
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X "$method" --max-time 300 "$url" || true)
+        if [[ $code =~ ^[1-5][0-9][0-9]$ && $code != 502 && $code != 503 && $code != 504 ]]; then
+            answered=$code
+            break
+        fi
+        sleep 1
+    done
+    [[ -n $answered ]] || die "$method $url did not answer within 10 minutes"
+done
+
+# --- how to call it ----------------------------------------------------------
 # Single quotes: the printed lines say "$TOKEN", set by the export line above them.
 auth='-H "Authorization: Bearer $TOKEN"'
 cat <<EOF
@@ -179,26 +222,9 @@ Revoke one session:
 Revoke all sessions:
   curl -s -X DELETE $auth '$api'
 
-The first request to each function may take a moment while cargo lambda starts it.
 Ctrl-C stops the API and the engine.
 
 EOF
-
-# --- serve -------------------------------------------------------------------
-say "starting cargo lambda watch on 127.0.0.1:$DEV_API_PORT"
-# cargo lambda takes RUST_LOG for its own logs as well, and at "info" it prints
-# its whole configuration; it keeps its own quieter default (or $CARGO_LAMBDA_LOG)
-# while the functions still get RUST_LOG from the env file.
-if [[ -n ${CARGO_LAMBDA_LOG:-} ]]; then
-    watch_env=(env "RUST_LOG=$CARGO_LAMBDA_LOG")
-else
-    watch_env=(env -u RUST_LOG)
-fi
-start_group "${watch_env[@]}" cargo lambda watch \
-    --invoke-address 127.0.0.1 \
-    --invoke-port "$DEV_API_PORT" \
-    --env-file "$WATCH_ENV"
-WATCH_PID=$STARTED_PID
 
 # Returns when watch exits or a signal arrives; the EXIT trap cleans up either way.
 wait "$WATCH_PID"

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_dynamodb::Client;
-use sessions_shared::model::Application;
+use sessions::model::Application;
+use sessions::route::Route;
 use sessions_tests::Event;
 use uuid::Uuid;
 
@@ -94,13 +95,15 @@ impl Fixture {
         let function = function_of(name);
         let app = |a: &Application| a.id.to_string();
         let pick = |ids: &[Uuid]| ids[i % ids.len()].to_string();
-        let event = match function {
-            "get-session" => Event::get(&app(&self.read_app), &pick(&self.read_sessions)),
-            "revoke-session" => Event::revoke_one(&app(&self.one_app), &pick(&self.one_sessions)),
-            "revoke-sessions" => {
+        let event = match Route::from_name(function) {
+            Some(Route::GetSession) => Event::get(&app(&self.read_app), &pick(&self.read_sessions)),
+            Some(Route::RevokeSession) => {
+                Event::revoke_one(&app(&self.one_app), &pick(&self.one_sessions))
+            }
+            Some(Route::RevokeSessions) => {
                 Event::revoke_all(&app(&self.revoke_apps[i % self.revoke_apps.len()]))
             }
-            _ => Event::list(&app(&self.read_app)),
+            Some(Route::ListSessions) | None => Event::list(&app(&self.read_app)),
         };
         event.claims(self.org, SCOPES).json()
     }
@@ -144,7 +147,7 @@ pub async fn measure(
                 .entry(name.clone())
                 .or_default()
                 .push(ms(running.init));
-            let reads = matches!(function_of(name), "get-session" | "list-sessions");
+            let reads = Route::from_name(function_of(name)).is_some_and(|r| !r.revokes());
             if reads && round < invoke_rounds {
                 for (n, into) in [(0, &mut out.first_ms), (1, &mut out.second_ms)] {
                     let answer = running.invoke(&fixture.event(name, round * 2 + n)).await?;

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use sessions_shared::store::transport;
+use sessions::store::transport;
 
 use crate::process::json_of;
 use crate::stats::ms;

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
-use sessions_shared::api::Api;
-use sessions_shared::config::Config;
-use sessions_shared::store::{transport, DynamoStore};
-use sessions_shared::telemetry;
+use sessions::api::Api;
+use sessions::config::Config;
+use sessions::store::{transport, DynamoStore};
+use sessions::telemetry;
 
 use crate::process::json_of;
 use crate::stats::ms;

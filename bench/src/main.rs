@@ -1,6 +1,6 @@
 //! `make bench`: proves, on this machine and in one run, what Rust is chosen for here — cold
 //! start, package size, memory, handler overhead, round trips and revoke throughput — against
-//! the goals of issue 6, and writes `target/bench/summary.json` plus a table on stdout.
+//! the goals in `docs/benchmarks.md`, and writes `target/bench/summary.json` plus a table on stdout.
 //!
 //! Every figure comes from the artefacts that would be deployed (`cargo lambda build --release`)
 //! or from the shared crate's own handlers, on a local DynamoDB-compatible engine; every timing
@@ -28,17 +28,11 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use sessions::route::Route;
 
 use crate::artefacts::Artefact;
 use crate::report::Summary;
 use crate::stats::{median, round, Spread};
-
-const FUNCTIONS: [&str; 4] = [
-    "list-sessions",
-    "get-session",
-    "revoke-sessions",
-    "revoke-session",
-];
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks of the Sessions API's Lambda functions (make bench)")]
@@ -395,7 +389,7 @@ async fn build(root: &Path, out: &Path, skip_build: bool) -> Result<Built, Strin
         let functions = artefacts::build_functions(
             &root,
             artefacts::HOST,
-            &FUNCTIONS,
+            &Route::ALL.map(Route::name),
             &out,
             &out.join("build"),
             &[],
@@ -407,7 +401,7 @@ async fn build(root: &Path, out: &Path, skip_build: bool) -> Result<Built, Strin
             Some(artefacts::build_functions(
                 &root,
                 artefacts::ARM64,
-                &FUNCTIONS,
+                &Route::ALL.map(Route::name),
                 &dir,
                 &out.join("build"),
                 &[],

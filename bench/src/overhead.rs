@@ -11,9 +11,10 @@ use std::time::Instant;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 use lambda_http::Body;
-use sessions_shared::api::Api;
-use sessions_shared::params::{ListFilter, DEFAULT_LIMIT};
-use sessions_shared::store::layout::{app_key, partition_key, s, session_key, INDEX_CONNECTED, PK};
+use sessions::api::Api;
+use sessions::params::{ListFilter, DEFAULT_LIMIT};
+use sessions::route::Route;
+use sessions::store::layout::{app_key, partition_key, s, session_key, INDEX_CONNECTED, PK};
 use sessions_tests::Event;
 use uuid::Uuid;
 
@@ -75,11 +76,11 @@ pub async fn measure(endpoint: &str, iterations: usize) -> Overhead {
     // to check it is the bench's work, not the handler's.
     let handler_get = || async {
         let req = lambda_http::request::from_str(&get_event).expect("the get event parses");
-        api.get_session(req).await.into_body()
+        api.handle(Route::GetSession, req).await.into_body()
     };
     let handler_list = || async {
         let req = lambda_http::request::from_str(&list_event).expect("the list event parses");
-        api.list_sessions(req).await.into_body()
+        api.handle(Route::ListSessions, req).await.into_body()
     };
     let raw_get_item = || async {
         client

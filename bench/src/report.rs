@@ -33,7 +33,7 @@ impl Goal {
     }
 }
 
-/// The keys issue 6 asks for, in its order, with their units and goals: the one place a goal
+/// The summary's keys, in order, with their units and goals: the one place a goal
 /// is written down.
 pub const KEYS: [(&str, &str, Goal); 10] = [
     ("zip_bytes_max", "B", Goal::AtMost(2_500_000.0)),

@@ -12,11 +12,12 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use sessions_shared::api::Api;
-use sessions_shared::model::SessionStatus;
-use sessions_shared::store::layout::{s, session_key, ts, CONNECTED_KEY, DISCONNECTED_AT, STATUS};
-use sessions_shared::store::DynamoStore;
-use sessions_shared::time;
+use sessions::api::Api;
+use sessions::model::SessionStatus;
+use sessions::route::Route;
+use sessions::store::layout::{s, session_key, ts, CONNECTED_KEY, DISCONNECTED_AT, STATUS};
+use sessions::store::DynamoStore;
+use sessions::time;
 use sessions_tests::{Event, Reply};
 use uuid::Uuid;
 
@@ -132,7 +133,7 @@ impl Revoke {
                 .expect("the bench configuration is valid");
                 let req = event.request();
                 let started = Instant::now();
-                let response = api.revoke_sessions(req).await;
+                let response = api.handle(Route::RevokeSessions, req).await;
                 (started.elapsed().as_secs_f64(), response)
             })
         })

@@ -6,10 +6,10 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::Duration;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use sessions_shared::model::{Application, Session};
-use sessions_shared::store::layout::session_to_item;
-use sessions_shared::store::DynamoStore;
-use sessions_shared::time;
+use sessions::model::{Application, Session};
+use sessions::store::layout::session_to_item;
+use sessions::store::DynamoStore;
+use sessions::time;
 pub use sessions_tests::calls::{counting_client, CallCounter};
 use uuid::Uuid;
 

@@ -7,9 +7,6 @@
 
 use chrono::Duration;
 
-use crate::auth::{DevJwtConfig, MIN_DEV_SECRET_BYTES};
-use crate::store::TrustRoots;
-
 pub const DEFAULT_IDLE_SECONDS: i64 = 300;
 /// The longest idle window accepted: 30 days.
 pub const MAX_IDLE_SECONDS: i64 = 86_400 * 30;
@@ -17,12 +14,54 @@ pub const DEFAULT_ORG_CLAIM: &str = "org_id";
 pub const DEFAULT_DEV_ISSUER: &str = "sessions-api-dev";
 pub const DEFAULT_DEV_AUDIENCE: &str = "sessions-api";
 pub const MIN_CURSOR_KEY_BYTES: usize = 32;
+/// The shortest development secret accepted: HS256 with less is guessable.
+pub const MIN_DEV_SECRET_BYTES: usize = 32;
+/// The metrics namespace when `SESSIONS_METRICS_NAMESPACE` is not set.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "SessionsApi";
 /// Claims that already mean something else to the verifier (RFC 7519's registered claims and
 /// the two scope claims): naming one of them as the organization claim is a mistake.
 pub const RESERVED_CLAIMS: &[&str] = &[
     "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp",
 ];
 const MAX_CLAIM_NAME_BYTES: usize = 128;
+
+/// Which certificate authorities the DynamoDB client trusts (`SESSIONS_TLS_ROOTS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrustRoots {
+    /// `amazon` (the default): only Amazon Trust Services.
+    #[default]
+    Amazon,
+    /// `system`: the operating system's store.
+    System,
+}
+
+/// Settings of the local HS256 verifier.
+#[derive(Clone)]
+pub struct DevJwtConfig {
+    pub secret: Vec<u8>,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl std::fmt::Debug for DevJwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevJwtConfig")
+            .field("secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+/// Where per-request metrics go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// `SESSIONS_METRICS_NAMESPACE`: the CloudWatch namespace.
+    pub namespace: String,
+    /// On inside Lambda (and `cargo lambda watch`: `AWS_LAMBDA_FUNCTION_NAME` is set) unless
+    /// `SESSIONS_METRICS=off`; off in-process (tests), keeping their output clean.
+    pub enabled: bool,
+}
 
 /// Everything the functions read from the environment.
 #[derive(Clone)]
@@ -42,6 +81,9 @@ pub struct Config {
     pub retention: Option<Duration>,
     /// `SESSIONS_TLS_ROOTS`: which authorities the DynamoDB client trusts.
     pub tls_roots: TrustRoots,
+    /// `SESSIONS_METRICS_NAMESPACE`, `SESSIONS_METRICS` (and the runtime's
+    /// `AWS_LAMBDA_FUNCTION_NAME`).
+    pub metrics: MetricsConfig,
 }
 
 /// Secrets stay out of logs and panic messages: the keys are shown as a count only.
@@ -54,6 +96,7 @@ impl std::fmt::Debug for Config {
             .field("dev_jwt", &self.dev_jwt)
             .field("retention", &self.retention)
             .field("tls_roots", &self.tls_roots)
+            .field("metrics", &self.metrics)
             .field(
                 "cursor_keys",
                 &format_args!("<{} redacted>", self.cursor_keys.len()),
@@ -81,6 +124,7 @@ impl Config {
             cursor_keys: cursor_keys(&get)?,
             retention: retention(get("SESSIONS_RETENTION_DAYS"))?,
             tls_roots: tls_roots(get("SESSIONS_TLS_ROOTS"))?,
+            metrics: metrics(&get)?,
         })
     }
 }
@@ -184,6 +228,25 @@ pub fn dev_jwt(get: impl Fn(&str) -> Option<String>) -> Result<Option<DevJwtConf
     }))
 }
 
+/// `SESSIONS_METRICS_NAMESPACE` (default `SessionsApi`) and `SESSIONS_METRICS` (`on`, the
+/// default, or `off`); metrics are written only where the Lambda runtime names the function.
+pub fn metrics(get: impl Fn(&str) -> Option<String>) -> Result<MetricsConfig, ConfigError> {
+    let switched_on = match set(get("SESSIONS_METRICS")).as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(ConfigError(format!(
+                "SESSIONS_METRICS must be \"on\" or \"off\", got {other:?}"
+            )))
+        }
+    };
+    Ok(MetricsConfig {
+        namespace: set(get("SESSIONS_METRICS_NAMESPACE"))
+            .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into()),
+        enabled: switched_on && set(get("AWS_LAMBDA_FUNCTION_NAME")).is_some(),
+    })
+}
+
 /// `SESSIONS_CURSOR_KEY` (required; it signs) then `SESSIONS_CURSOR_KEY_PREVIOUS` (optional;
 /// still verifies during a rotation), each at least [`MIN_CURSOR_KEY_BYTES`].
 pub fn cursor_keys(get: impl Fn(&str) -> Option<String>) -> Result<Vec<Vec<u8>>, ConfigError> {
@@ -241,6 +304,41 @@ mod tests {
         for bad in ["System", "native", "none", " amazon"] {
             assert!(tls_roots(Some(bad.into())).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn metrics_are_on_in_lambda_unless_switched_off() {
+        let m = |pairs: &[(&str, &str)]| {
+            let vars: std::collections::HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            metrics(|name| vars.get(name).cloned())
+        };
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "list-sessions");
+        assert_eq!(
+            m(&[lambda]),
+            Ok(MetricsConfig {
+                namespace: DEFAULT_METRICS_NAMESPACE.into(),
+                enabled: true
+            })
+        );
+        assert!(!m(&[]).expect("valid").enabled, "off outside Lambda");
+        assert!(
+            !m(&[lambda, ("SESSIONS_METRICS", "off")])
+                .expect("valid")
+                .enabled
+        );
+        assert_eq!(
+            m(&[("SESSIONS_METRICS_NAMESPACE", "Mine")])
+                .expect("valid")
+                .namespace,
+            "Mine"
+        );
+        assert!(m(&[("SESSIONS_METRICS", "no")])
+            .expect_err("refused")
+            .0
+            .contains("SESSIONS_METRICS"));
     }
 
     #[test]

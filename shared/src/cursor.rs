@@ -26,12 +26,7 @@ const TAG_LEN: usize = 16;
 /// How long a cursor stays valid: long enough to page through anything, short enough to bound replay.
 pub const CURSOR_TTL: Duration = Duration::hours(24);
 
-/// The position after which the next page starts: the last session returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    pub created_at_ms: i64,
-    pub id: Uuid,
-}
+pub use crate::model::Position;
 
 /// What a cursor is bound to. None of it is stored in the cursor; all of it is authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,10 +160,31 @@ mod tests {
 
     #[test]
     fn is_opaque() {
-        let c = codec().encode(&binding(), position(), now());
-        let raw = URL_SAFE_NO_PAD.decode(&c).expect("base64");
-        let org = binding().organization_id;
-        assert!(!raw.windows(16).any(|w| w == org.as_bytes()));
+        // Two cursors to the same position for different organizations, applications and
+        // filters: the bytes before the MAC are the same, so nothing of the binding is in them,
+        // in any encoding; the binding changes only the MAC.
+        let mine = CursorBinding {
+            organization_id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            application_id: Uuid::from_u128(0xfedc_ba98_7654_3210_fedc_ba98_7654_3210),
+            filter: ListFilter::All,
+        };
+        let theirs = CursorBinding {
+            organization_id: Uuid::from_u128(0x1111_2222_3333_4444_5555_6666_7777_8888),
+            application_id: Uuid::from_u128(0x9999_aaaa_bbbb_cccc_dddd_eeee_ffff_0000),
+            filter: ListFilter::Active,
+        };
+        let raw = |b: &CursorBinding| {
+            let c = codec().encode(b, position(), now());
+            URL_SAFE_NO_PAD.decode(&c).expect("base64")
+        };
+        let (a, b) = (raw(&mine), raw(&theirs));
+        assert_eq!(a.len(), PAYLOAD_LEN + TAG_LEN, "no room for anything else");
+        assert_eq!(
+            a[..PAYLOAD_LEN],
+            b[..PAYLOAD_LEN],
+            "the payload ignores the binding"
+        );
+        assert_ne!(a[PAYLOAD_LEN..], b[PAYLOAD_LEN..], "the MAC covers it");
     }
 
     #[test]

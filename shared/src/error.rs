@@ -8,7 +8,10 @@ pub enum ApiError {
     /// A parameter is malformed or out of range; the message names it and what is accepted.
     #[error("{0}")]
     InvalidRequest(String),
-    /// No token, or one that does not verify.
+    /// No credentials at all: no `Authorization` header (and no authorizer claims).
+    #[error("missing or invalid bearer token")]
+    MissingCredentials,
+    /// A token that was sent but does not verify or carries no usable organization.
     #[error("{0}")]
     Unauthorized(String),
     /// A valid token without the scope the route needs.
@@ -45,7 +48,7 @@ impl ApiError {
     pub fn status_code(&self) -> u16 {
         match self {
             ApiError::InvalidRequest(_) => 400,
-            ApiError::Unauthorized(_) => 401,
+            ApiError::MissingCredentials | ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) => 403,
             ApiError::ApplicationNotFound | ApiError::SessionNotFound => 404,
             ApiError::Unavailable { .. } => 503,
@@ -57,7 +60,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
-            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::MissingCredentials | ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::ApplicationNotFound | ApiError::SessionNotFound => "not_found",
             ApiError::Unavailable { .. } => "unavailable",
@@ -68,6 +71,8 @@ impl ApiError {
     /// The extra headers an error carries: `WWW-Authenticate` (RFC 6750) and `Retry-After`.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
+            // RFC 6750, section 3.1: no error code when the request had no credentials.
+            ApiError::MissingCredentials => vec![("www-authenticate", "Bearer".to_string())],
             ApiError::Unauthorized(_) => vec![(
                 "www-authenticate",
                 r#"Bearer error="invalid_token""#.to_string(),

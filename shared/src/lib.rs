@@ -1,8 +1,14 @@
-//! The Sessions API's shared crate: the session model and its rules, the DynamoDB store, and
-//! the HTTP entrypoints the Lambda functions wire up.
+//! The Sessions API: the session model and its rules, the DynamoDB store, and the HTTP
+//! entrypoints the Lambda functions wire up.
 //!
-//! - [`model`], [`params`], [`cursor`], [`auth`], [`error`], [`time`]: rules, no I/O.
+//! Layout, from the bottom of the stack up (each module uses only those above it in this list):
+//! - [`time`], [`config`]: the clock and its formats; every environment variable, read once.
+//! - [`model`], [`params`], [`error`], [`cursor`]: the rules (derived status, list parameters,
+//!   the error shape, signed cursors); no I/O.
+//! - [`auth`]: who is calling (API Gateway's verified claims, or a development token).
+//! - [`route`]: the API's routes, one home for their names, paths and scopes.
 //! - [`store`]: the table, and the only place that knows its item layout.
+//! - [`metrics`], [`telemetry`]: per-request metrics and logs.
 //! - [`api`]: API Gateway requests in, contract-shaped responses out.
 
 pub mod api;
@@ -13,6 +19,7 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 pub mod params;
+pub mod route;
 pub mod store;
 pub mod telemetry;
 pub mod time;

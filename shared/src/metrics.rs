@@ -16,18 +16,15 @@
 //! Nothing from the request but its id, route and outcome goes into the document: no token, no
 //! caller, no parameter.
 
-use std::sync::OnceLock;
-
 use serde_json::{json, Map, Value};
 
-/// The namespace when `SESSIONS_METRICS_NAMESPACE` is not set.
-pub const DEFAULT_NAMESPACE: &str = "SessionsApi";
+use crate::config::MetricsConfig;
+use crate::route::Route;
 
 /// What one request did, as far as metrics are concerned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestMetrics<'a> {
-    /// The function's route name, e.g. `list-sessions`.
-    pub route: &'a str,
+    pub route: Route,
     pub status: u16,
     /// The error's stable code when the request failed.
     pub error_code: Option<&'a str>,
@@ -35,12 +32,6 @@ pub struct RequestMetrics<'a> {
     /// Sessions the request disconnected; `None` for the read routes.
     pub sessions_revoked: Option<u64>,
     pub request_id: &'a str,
-}
-
-/// Whether `route` is one whose count is a number of sessions revoked (for the read routes
-/// the handler's count is the size of the page it returned).
-pub fn is_revoke_route(route: &str) -> bool {
-    matches!(route, "revoke-sessions" | "revoke-session")
 }
 
 impl RequestMetrics<'_> {
@@ -53,7 +44,7 @@ impl RequestMetrics<'_> {
             json!({"Name": "ServerErrors", "Unit": "Count"}),
         ];
         let mut doc = Map::new();
-        doc.insert("Route".into(), self.route.into());
+        doc.insert("Route".into(), self.route.name().into());
         doc.insert("requestId".into(), self.request_id.into());
         doc.insert("statusCode".into(), self.status.into());
         doc.insert("Requests".into(), 1.into());
@@ -89,36 +80,18 @@ impl RequestMetrics<'_> {
     }
 }
 
-/// Where metrics go, read once per instance from the environment.
-#[derive(Debug, Clone)]
-struct Sink {
-    namespace: String,
-    enabled: bool,
-}
-
-fn sink() -> &'static Sink {
-    static SINK: OnceLock<Sink> = OnceLock::new();
-    SINK.get_or_init(|| Sink {
-        namespace: std::env::var("SESSIONS_METRICS_NAMESPACE")
-            .ok()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
-        // In Lambda (and under `cargo lambda watch`) the runtime names the function; tests that
-        // call the handlers in-process do not, and keep their output clean.
-        enabled: std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
-            && std::env::var("SESSIONS_METRICS").map_or(true, |v| v != "off"),
-    })
-}
-
 /// Writes the request's EMF line to stdout, where Lambda collects it with the logs.
-pub fn emit(metrics: &RequestMetrics<'_>) {
-    let sink = sink();
-    if !sink.enabled {
-        return;
+pub fn emit(sink: &MetricsConfig, metrics: &RequestMetrics<'_>) {
+    if let Some(line) = line(sink, metrics, chrono::Utc::now().timestamp_millis()) {
+        // One `println!` is one write of one line under stdout's lock: lines never interleave.
+        println!("{line}");
     }
-    let doc = metrics.to_emf(&sink.namespace, chrono::Utc::now().timestamp_millis());
-    // One `println!` is one write of one line under stdout's lock: lines never interleave.
-    println!("{doc}");
+}
+
+/// The line [`emit`] writes, if metrics are on: CloudWatch reads one document per log line.
+fn line(sink: &MetricsConfig, metrics: &RequestMetrics<'_>, timestamp_ms: i64) -> Option<String> {
+    sink.enabled
+        .then(|| metrics.to_emf(&sink.namespace, timestamp_ms).to_string())
 }
 
 #[cfg(test)]
@@ -132,9 +105,9 @@ mod tests {
     ) -> RequestMetrics<'static> {
         RequestMetrics {
             route: if revoked.is_some() {
-                "revoke-sessions"
+                Route::RevokeSessions
             } else {
-                "list-sessions"
+                Route::ListSessions
             },
             status,
             error_code: code,
@@ -233,18 +206,23 @@ mod tests {
     }
 
     #[test]
-    fn only_the_revoke_routes_count_revocations() {
-        assert!(is_revoke_route("revoke-sessions"));
-        assert!(is_revoke_route("revoke-session"));
-        assert!(!is_revoke_route("list-sessions"));
-        assert!(!is_revoke_route("get-session"));
-    }
-
-    #[test]
-    fn the_document_is_one_line() {
-        let line = sample(200, None, Some(1))
-            .to_emf("SessionsApi", 1)
-            .to_string();
-        assert!(!line.contains('\n'));
+    fn what_emit_writes_is_one_line_and_only_when_switched_on() {
+        let on = MetricsConfig {
+            namespace: "SessionsApi".into(),
+            enabled: true,
+        };
+        let mut metrics = sample(400, Some("invalid_request"), None);
+        // A request id with line breaks in it still makes exactly one line.
+        metrics.request_id = "a\nb\r\nc";
+        let written = line(&on, &metrics, 1).expect("metrics are on");
+        assert_eq!(written.lines().count(), 1, "{written}");
+        let doc: Value = serde_json::from_str(&written).expect("the line is the document");
+        assert_eq!(doc["requestId"], "a\nb\r\nc");
+        assert_valid_emf(&doc);
+        let off = MetricsConfig {
+            enabled: false,
+            ..on
+        };
+        assert_eq!(line(&off, &metrics, 1), None);
     }
 }

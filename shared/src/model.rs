@@ -74,6 +74,14 @@ pub struct Session {
     pub client_info: Option<serde_json::Value>,
 }
 
+/// A place in an application's newest-first order (`createdAt` descending, then `id`
+/// descending): where the next page starts after the last session returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub created_at_ms: i64,
+    pub id: Uuid,
+}
+
 /// What the derived status needs besides the session itself; one per request.
 #[derive(Debug, Clone, Copy)]
 pub struct StatusContext {
@@ -83,6 +91,14 @@ pub struct StatusContext {
 }
 
 impl Session {
+    /// Where this session stands in the newest-first order.
+    pub fn position(&self) -> Position {
+        Position {
+            created_at_ms: self.created_at.timestamp_millis(),
+            id: self.id,
+        }
+    }
+
     /// When the session connected: `connectedAt`, else `createdAt`. Revocation compares against it.
     pub fn connected_since(&self) -> Timestamp {
         self.connected_at.unwrap_or(self.created_at)

@@ -47,7 +47,7 @@ fn most_verbose(targets: &Targets, target: &str) -> LevelFilter {
 
 /// Installs the JSON log subscriber, filtered by `RUST_LOG` ([`filter`]). Safe to call twice.
 pub fn init() {
-    let rust_log = std::env::var("RUST_LOG").ok();
+    let rust_log = crate::config::env("RUST_LOG");
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -73,7 +73,7 @@ mod tests {
     fn info_by_default_and_when_unreadable() {
         for value in [None, Some("info"), Some("not a level=at all=")] {
             assert_eq!(
-                level(value, "sessions_shared"),
+                level(value, "sessions"),
                 Some(LevelFilter::INFO),
                 "{value:?}"
             );
@@ -82,9 +82,9 @@ mod tests {
 
     #[test]
     fn directives_apply_per_target() {
-        let v = Some("warn,sessions_shared=debug");
-        assert_eq!(level(v, "sessions_shared"), Some(LevelFilter::DEBUG));
-        assert_eq!(level(v, "sessions_shared::store"), Some(LevelFilter::DEBUG));
+        let v = Some("warn,sessions=debug");
+        assert_eq!(level(v, "sessions"), Some(LevelFilter::DEBUG));
+        assert_eq!(level(v, "sessions::store"), Some(LevelFilter::DEBUG));
         assert_eq!(level(v, "aws_smithy_runtime"), Some(LevelFilter::WARN));
     }
 

@@ -1,5 +1,5 @@
 //! Counting the DynamoDB requests an API request makes: an SDK interceptor on the client the
-//! store is given. `tests/tests/round_trips.rs` holds the API to the counts
+//! store is given. `tests/tests/api/contract/round_trips.rs` holds the API to the counts
 //! `docs/data-model.md` promises; `make bench` reports them (`ddb_calls_*`).
 
 use std::collections::BTreeMap;

@@ -51,13 +51,21 @@ pub async fn always(status: u16, error_type: &'static str) -> String {
     format!("http://{addr}")
 }
 
-/// A loopback address with nothing listening.
-pub async fn closed_port() -> String {
+/// An endpoint that is down: every connection is reset as soon as it is accepted, so the SDK
+/// sees a connection failure, as with nothing listening. The port stays bound for the test's
+/// runtime, so nothing else can take it meanwhile (a port bound and released could be).
+pub async fn unreachable() -> String {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
     let addr = listener.local_addr().expect("local addr");
-    drop(listener);
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            // Linger 0: closing sends RST, not FIN; the client's read fails with a reset.
+            let _ = conn.set_zero_linger();
+            drop(conn);
+        }
+    });
     format!("http://{addr}")
 }
 

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use chrono::Duration;
 use lambda_http::Request;
-use sessions_shared::api::Api;
-use sessions_shared::config::Config;
-use sessions_shared::model::{Application, Session, SessionStatus};
-use sessions_shared::store::{transport, DynamoStore, TrustRoots};
-use sessions_shared::time::{self, Timestamp};
+use sessions::api::Api;
+use sessions::config::{Config, TrustRoots};
+use sessions::model::{Application, Session, SessionStatus};
+use sessions::route::Route;
+use sessions::store::{transport, DynamoStore};
+use sessions::time::{self, Timestamp};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -24,10 +25,20 @@ pub mod tls;
 pub const CURSOR_KEY: &str = "test-cursor-key-0123456789abcdef0123";
 pub const DEV_SECRET: &str = "test-dev-secret-0123456789abcdef0123";
 
-const LIST_EVENT: &str = include_str!("../../events/list-sessions.json");
-const GET_EVENT: &str = include_str!("../../events/get-session.json");
-const REVOKE_EVENT: &str = include_str!("../../events/revoke-sessions.json");
-const REVOKE_ONE_EVENT: &str = include_str!("../../events/revoke-session.json");
+/// The example event of `route`'s function: `events/<function>.json`.
+fn event_template(route: Route) -> &'static str {
+    match route {
+        Route::ListSessions => include_str!("../../events/list-sessions.json"),
+        Route::GetSession => include_str!("../../events/get-session.json"),
+        Route::RevokeSessions => include_str!("../../events/revoke-sessions.json"),
+        Route::RevokeSession => include_str!("../../events/revoke-session.json"),
+    }
+}
+
+/// Whether `route`'s path names one session (`…/sessions/{sessionId}`).
+pub fn takes_session(route: Route) -> bool {
+    route.path().contains("{sessionId}")
+}
 
 /// A dynoxide engine on a free loopback port; stops when dropped (or with its runtime).
 pub struct Engine {
@@ -104,6 +115,8 @@ pub struct World {
     pub engine: Engine,
     pub store: DynamoStore,
     pub api: Api,
+    /// The configuration the API was built with.
+    pub config: Config,
     pub org: Uuid,
     pub app: Application,
 }
@@ -121,12 +134,14 @@ impl World {
         store.create_table().await.expect("create table");
         let mut vars = env(&table);
         tweak(&mut vars);
-        let api = Api::new(&config(&vars), store.clone()).expect("api");
+        let config = config(&vars);
+        let api = Api::new(&config, store.clone()).expect("api");
         let org = Uuid::new_v4();
         let mut world = World {
             engine,
             store,
             api,
+            config,
             org,
             app: placeholder_app(),
         };
@@ -161,28 +176,128 @@ impl World {
             .expect("create session");
     }
 
-    /// An event of `kind` for the world's application, as the world's organization with both scopes.
-    pub fn event(&self, kind: Kind) -> Event {
-        let app = self.app.id.to_string();
-        let event = match kind {
-            Kind::List => Event::list(&app),
-            Kind::RevokeAll => Event::revoke_all(&app),
-        };
-        event.claims(self.org, "sessions:read sessions:write")
+    /// A new application of the world's organization with one active session: something a
+    /// refused revoke could have changed.
+    pub async fn app_with_session(&self) -> (Application, Session) {
+        let app = self.add_app(self.org).await;
+        let session = session_of(&app, time::now() - Duration::seconds(5));
+        self.put(&session).await;
+        (app, session)
+    }
+
+    /// Asserts that nothing a revoke changes happened to `app` and `session`: no revocation
+    /// watermark on the application, the session stored `active`, and read `active` through
+    /// the API.
+    pub async fn assert_untouched(&self, app: &Application, session: &Session, case: &str) {
+        let stored_app = self
+            .store
+            .get_application(self.org, app.id)
+            .await
+            .expect("read the application");
+        assert_eq!(
+            stored_app.revoked_before, None,
+            "{case}: the application got a revocation watermark"
+        );
+        let (_, stored) = self
+            .store
+            .get_session(self.org, app.id, session.id)
+            .await
+            .expect("read the session");
+        assert_eq!(
+            stored.status,
+            SessionStatus::Active,
+            "{case}: the session is stored disconnected"
+        );
+        let read = self
+            .call(self.as_caller(
+                Event::get(&app.id.to_string(), &session.id.to_string()),
+                "sessions:read",
+            ))
+            .await;
+        assert_eq!(read.status, 200, "{case}: {:#}", read.body);
+        assert_eq!(read.body["session"]["status"], "active", "{case}");
+        assert_eq!(read.body["session"]["derivedStatus"], "active", "{case}");
+    }
+
+    /// `event` with credentials the world's API accepts, for the world's organization with
+    /// `scope`: API Gateway's claims, or a development token when the dev verifier is on (under
+    /// the configured organization claim either way).
+    pub fn as_caller(&self, event: Event, scope: &str) -> Event {
+        let org_claim = self.config.org_claim.as_str();
+        match &self.config.dev_jwt {
+            None => event.raw_claims(serde_json::json!({
+                org_claim: self.org.to_string(),
+                "scope": scope,
+                "sub": "svc-test",
+            })),
+            Some(dev) => {
+                let now = chrono::Utc::now().timestamp();
+                let token = sessions::auth::dev::mint_dev_token(
+                    dev,
+                    org_claim,
+                    &sessions::auth::dev::DevClaims {
+                        sub: "tests".into(),
+                        organization_id: self.org.to_string(),
+                        scope: scope.into(),
+                        iss: dev.issuer.clone(),
+                        aud: dev.audience.clone(),
+                        iat: now,
+                        exp: now + 300,
+                    },
+                )
+                .expect("mint a dev token");
+                event.without_authorizer().bearer(&token)
+            }
+        }
+    }
+
+    /// An event of a collection route (`ListSessions`, `RevokeSessions`) for the world's
+    /// application, as the world's organization with both scopes.
+    pub fn event(&self, route: Route) -> Event {
+        assert!(
+            !takes_session(route),
+            "{route:?} names a session: use World::session_event"
+        );
+        Event::new(route, &self.app.id.to_string(), None)
+            .claims(self.org, "sessions:read sessions:write")
+    }
+
+    /// An event of a session route (`GetSession`, `RevokeSession`) for `session` of the
+    /// world's application, as the world's organization with both scopes.
+    pub fn session_event(&self, route: Route, session: Uuid) -> Event {
+        assert!(
+            takes_session(route),
+            "{route:?} names no session: use World::event"
+        );
+        Event::new(route, &self.app.id.to_string(), Some(&session.to_string()))
+            .claims(self.org, "sessions:read sessions:write")
+    }
+
+    /// One event per route of [`Route::ALL`] for the world's application (the session routes
+    /// for a session that does not exist): what "on every route" means.
+    pub fn every_route(&self) -> Vec<Event> {
+        Route::ALL
+            .into_iter()
+            .map(|route| {
+                if takes_session(route) {
+                    self.session_event(route, Uuid::new_v4())
+                } else {
+                    self.event(route)
+                }
+            })
+            .collect()
     }
 
     pub fn get_event(&self, session: Uuid) -> Event {
-        Event::get(&self.app.id.to_string(), &session.to_string())
-            .claims(self.org, "sessions:read sessions:write")
+        self.session_event(Route::GetSession, session)
     }
 
     pub fn revoke_one_event(&self, session: Uuid) -> Event {
-        Event::revoke_one(&self.app.id.to_string(), &session.to_string())
-            .claims(self.org, "sessions:read sessions:write")
+        self.session_event(Route::RevokeSession, session)
     }
 
     pub async fn list(&self, query: &[(&str, &str)]) -> Reply {
-        let mut e = self.event(Kind::List);
+        let mut e = self.event(Route::ListSessions);
         for (k, v) in query {
             e = e.query(k, v);
         }
@@ -205,20 +320,10 @@ fn placeholder_app() -> Application {
     }
 }
 
+/// Routes the event to the handler of the route its route key names, as API Gateway would.
 pub async fn call(api: &Api, event: Event) -> Reply {
-    let route = event.route_key();
-    let req = event.request();
-    let one = route.ends_with("{sessionId}");
-    let response = if route.starts_with("DELETE") && one {
-        api.revoke_session(req).await
-    } else if route.starts_with("DELETE") {
-        api.revoke_sessions(req).await
-    } else if one {
-        api.get_session(req).await
-    } else {
-        api.list_sessions(req).await
-    };
-    Reply::from_response(response)
+    let route = event.route();
+    Reply::from_response(api.handle(route, event.request()).await)
 }
 
 pub fn session_of(app: &Application, created_at: Timestamp) -> Session {
@@ -241,12 +346,6 @@ pub fn session_of(app: &Application, created_at: Timestamp) -> Session {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum Kind {
-    List,
-    RevokeAll,
-}
-
 /// A real API Gateway HTTP API (payload 2.0) event from `events/`, adjusted per test.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -255,24 +354,35 @@ pub struct Event {
 }
 
 impl Event {
-    fn from_template(template: &str, route_key: &str, path_params: &[(&str, &str)]) -> Event {
+    /// The example event of `route`, for application `app` and, on the session routes,
+    /// `session` (given as the client sent them: any string).
+    pub fn new(route: Route, app: &str, session: Option<&str>) -> Event {
+        let route_key = route.route_key();
         let mut value: serde_json::Value =
-            serde_json::from_str(template).expect("event template is JSON");
-        let mut path = route_key
-            .split_once(' ')
-            .map(|(_, p)| p.to_string())
-            .unwrap_or_default();
+            serde_json::from_str(event_template(route)).expect("event template is JSON");
+        assert_eq!(
+            value["routeKey"],
+            route_key,
+            "events/{}.json is an event of {route:?}",
+            route.name()
+        );
+        let mut path = route.path().to_string();
         let mut params = serde_json::Map::new();
-        for (name, v) in path_params {
+        let mut set = |name: &str, v: &str| {
             path = path.replace(&format!("{{{name}}}"), v);
             params.insert(name.to_string(), serde_json::Value::String(v.to_string()));
+        };
+        set("applicationId", app);
+        match (takes_session(route), session) {
+            (true, Some(session)) => set("sessionId", session),
+            (false, None) => {}
+            (takes, given) => panic!("{route:?}: takes a session {takes}, given {given:?}"),
         }
-        let method = route_key.split(' ').next().unwrap_or("GET");
-        value["routeKey"] = route_key.into();
+        value["routeKey"] = route_key.clone().into();
         value["requestContext"]["routeKey"] = route_key.into();
         value["rawPath"] = path.clone().into();
         value["requestContext"]["http"]["path"] = path.into();
-        value["requestContext"]["http"]["method"] = method.into();
+        value["requestContext"]["http"]["method"] = route.method().into();
         value["pathParameters"] = serde_json::Value::Object(params);
         value["requestContext"]["requestId"] = Uuid::new_v4().simple().to_string().into();
         Event {
@@ -282,35 +392,25 @@ impl Event {
     }
 
     pub fn list(app: &str) -> Event {
-        Event::from_template(
-            LIST_EVENT,
-            "GET /api/v1/applications/{applicationId}/sessions",
-            &[("applicationId", app)],
-        )
+        Event::new(Route::ListSessions, app, None)
     }
 
     pub fn get(app: &str, session: &str) -> Event {
-        Event::from_template(
-            GET_EVENT,
-            "GET /api/v1/applications/{applicationId}/sessions/{sessionId}",
-            &[("applicationId", app), ("sessionId", session)],
-        )
+        Event::new(Route::GetSession, app, Some(session))
     }
 
     pub fn revoke_all(app: &str) -> Event {
-        Event::from_template(
-            REVOKE_EVENT,
-            "DELETE /api/v1/applications/{applicationId}/sessions",
-            &[("applicationId", app)],
-        )
+        Event::new(Route::RevokeSessions, app, None)
     }
 
     pub fn revoke_one(app: &str, session: &str) -> Event {
-        Event::from_template(
-            REVOKE_ONE_EVENT,
-            "DELETE /api/v1/applications/{applicationId}/sessions/{sessionId}",
-            &[("applicationId", app), ("sessionId", session)],
-        )
+        Event::new(Route::RevokeSession, app, Some(session))
+    }
+
+    /// The route its route key names (the harness builds events of the API's routes only).
+    pub fn route(&self) -> Route {
+        let key = self.route_key();
+        Route::from_route_key(&key).unwrap_or_else(|| panic!("no route has the key {key:?}"))
     }
 
     pub fn route_key(&self) -> String {
@@ -414,6 +514,26 @@ pub fn encode(s: &str) -> String {
         .collect()
 }
 
+/// The contract's error codes, each with the one status it goes with (`openapi.yaml`'s `Error`
+/// schema; `rate_limited` is API Gateway's throttling, which never reaches a function).
+pub const ERROR_CODES: [(u16, &str); 7] = [
+    (400, "invalid_request"),
+    (401, "unauthorized"),
+    (403, "forbidden"),
+    (404, "not_found"),
+    (429, "rate_limited"),
+    (500, "internal"),
+    (503, "unavailable"),
+];
+
+/// The contract's error code for `status`, if the contract has one.
+pub fn error_code(status: u16) -> Option<&'static str> {
+    ERROR_CODES
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map(|(_, code)| *code)
+}
+
 /// A handler's response, decoded.
 #[derive(Debug)]
 pub struct Reply {
@@ -444,25 +564,78 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The ids of a list page, in order.
-    pub fn ids(&self) -> Vec<String> {
+    /// The items of a list page. Panics unless this is a 200 whose body has an `items` array:
+    /// an error answer is never an empty page.
+    pub fn items(&self) -> &Vec<serde_json::Value> {
+        assert_eq!(
+            self.status, 200,
+            "expected a list page, got {} {:#}",
+            self.status, self.body
+        );
         self.body["items"]
             .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i["id"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("expected a list page, got {:#}", self.body))
     }
 
+    /// The ids of a list page, in order. Panics unless this is a list page ([`Reply::items`])
+    /// whose every item has a string `id`.
+    pub fn ids(&self) -> Vec<String> {
+        self.items()
+            .iter()
+            .map(|item| {
+                item["id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("an item without a string id: {item:#}"))
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// A list page's `nextCursor`: `None` when it is `null`. Panics unless this is a list page
+    /// ([`Reply::items`]) with a `nextCursor` member that is a string or `null`.
     pub fn next_cursor(&self) -> Option<String> {
-        self.body["nextCursor"].as_str().map(String::from)
+        self.items();
+        match self.body.get("nextCursor") {
+            Some(serde_json::Value::String(cursor)) => Some(cursor.clone()),
+            Some(serde_json::Value::Null) => None,
+            other => panic!("nextCursor is {other:?} in {:#}", self.body),
+        }
+    }
+
+    /// `Retry-After` in seconds. Panics unless the header is there and a positive integer
+    /// (RFC 9110's delay-seconds; the value itself is the API's to choose).
+    pub fn retry_after(&self) -> u64 {
+        let value = self
+            .header("retry-after")
+            .unwrap_or_else(|| panic!("no Retry-After on {} {:#}", self.status, self.body));
+        match value.parse::<u64>() {
+            Ok(seconds) if seconds > 0 && value.bytes().all(|b| b.is_ascii_digit()) => seconds,
+            _ => panic!("Retry-After is not a positive number of seconds: {value:?}"),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge's `error` attribute: `None` for a challenge without one.
+    /// Panics unless the header is there and a `Bearer` challenge (RFC 6750, section 3).
+    pub fn bearer_error(&self) -> Option<String> {
+        let value = self
+            .header("www-authenticate")
+            .unwrap_or_else(|| panic!("no WWW-Authenticate on {} {:#}", self.status, self.body));
+        let (scheme, params) = value.split_once(' ').unwrap_or((value, ""));
+        assert_eq!(scheme, "Bearer", "a Bearer challenge: {value:?}");
+        params.split(',').find_map(|param| {
+            let (name, v) = param.trim().split_once('=')?;
+            (name.trim() == "error").then(|| v.trim().trim_matches('"').to_string())
+        })
     }
 
     /// Asserts the contract's error shape and returns the message.
+    /// The code must be the contract's code for the status ([`error_code`]).
     pub fn expect_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(
+            error_code(status),
+            Some(code),
+            "the contract's code for {status}"
+        );
         assert_eq!(self.status, status, "status of {:#}", self.body);
         assert_eq!(self.body["statusCode"], status, "{:#}", self.body);
         assert_eq!(self.body["code"], code, "{:#}", self.body);
@@ -491,7 +664,7 @@ impl Reply {
     }
 }
 
-// Helpers for the security tests (`tests/tests/security_*.rs`).
+// Helpers for the security tests (`tests/tests/api/security/`).
 
 impl Event {
     /// Sets (or replaces) a request header as the client sent it; API Gateway lowercases names.
@@ -527,8 +700,9 @@ impl Reply {
 /// An HS256 development token as `sessions-admin token` mints it: `org` in `org_id`, `scope`,
 /// signed with `secret`, valid for `ttl_seconds` (negative: already expired).
 pub fn dev_token(org: Uuid, scope: &str, secret: &str, ttl_seconds: i64) -> String {
-    use sessions_shared::auth::{mint_dev_token, DevClaims, DevJwtConfig};
-    use sessions_shared::config::{DEFAULT_DEV_AUDIENCE, DEFAULT_DEV_ISSUER};
+    use sessions::auth::dev::{mint_dev_token, DevClaims};
+    use sessions::config::DevJwtConfig;
+    use sessions::config::{DEFAULT_DEV_AUDIENCE, DEFAULT_DEV_ISSUER};
     let now = chrono::Utc::now().timestamp();
     mint_dev_token(
         &DevJwtConfig {

@@ -45,3 +45,66 @@ impl Drop for Guard {
         let _ = self.child.wait();
     }
 }
+
+/// Set in a test's own process by [`alone`], to the test's name.
+const ALONE: &str = "SESSIONS_TESTS_ALONE";
+
+/// Runs the calling test in a process of its own, for a test that changes what a whole process
+/// shares (environment variables, a log subscriber) while the others run in parallel.
+///
+/// `test` is the test's path as the harness names it, e.g.
+/// `concat!(module_path!(), "::name_of_the_test")` (the crate's name, the first segment, is
+/// dropped). In the test's own process this returns `true`: go on with the test. Anywhere else
+/// it runs this same test binary for exactly that test, alone, waits (at most `timeout`), shows
+/// its output, panics unless that one test ran and passed, and returns `false`: the test is done.
+pub fn alone(test: &str, timeout: std::time::Duration) -> bool {
+    use std::io::Read;
+    let name = test.split_once("::").map_or(test, |(_, rest)| rest);
+    if std::env::var(ALONE).as_deref() == Ok(name) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut child = std::process::Command::new(exe)
+        .args([name, "--exact", "--test-threads=1"])
+        .env(ALONE, name)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the test binary again");
+    let pipe = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = from.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = pipe(Box::new(child.stdout.take().expect("stdout")));
+    let err = pipe(Box::new(child.stderr.take().expect("stderr")));
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait().expect("wait for the test's process") {
+            Some(status) => break Some(status),
+            None if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    };
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    // Under the harness's capture, shown only when this test fails.
+    println!("{out}");
+    eprintln!("{err}");
+    let status = status.unwrap_or_else(|| panic!("{name} did not finish in {timeout:?}"));
+    assert!(status.success(), "{name} failed in its own process");
+    assert!(
+        out.contains("running 1 test") && out.contains(&format!("test {name} ... ok")),
+        "{name} did not run in its own process (a wrong name runs nothing)"
+    );
+    false
+}

@@ -1,10 +1,11 @@
-//! `DELETE /api/v1/applications/{applicationId}/sessions`: wiring only; the handler lives in `sessions_shared::api`.
+//! `DELETE /api/v1/applications/{applicationId}/sessions`: wiring only; the handler lives in `sessions::api`.
 
-use sessions_shared::api::{serve, Endpoint};
+use sessions::api::serve;
+use sessions::route::Route;
 
 // One thread: Lambda sends an environment one event at a time, and 256-512 MB functions get a
 // fraction of a vCPU, so worker threads would only add start-up (docs/benchmarks.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    serve(Endpoint::RevokeSessions).await
+    serve(Route::RevokeSessions).await
 }

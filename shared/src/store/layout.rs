@@ -8,8 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::cursor::Position;
-use crate::model::{Application, Session, SessionStatus};
+use crate::model::{Application, Position, Session, SessionStatus};
 use crate::time::{self, Timestamp};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -58,13 +57,6 @@ pub fn is_session_sk(sk: &str) -> bool {
 /// Newest first is descending `createdKey`: zero-padded epoch milliseconds, then the id.
 pub fn created_key(position: Position) -> String {
     format!("{:013}#{}", position.created_at_ms.max(0), position.id)
-}
-
-pub fn position_of(session: &Session) -> Position {
-    Position {
-        created_at_ms: session.created_at.timestamp_millis(),
-        id: session.id,
-    }
 }
 
 /// Where to look an application up by id alone (the admin CLI, the connection gateway).
@@ -252,7 +244,7 @@ pub fn organization_from_directory(item: Item) -> Result<Uuid, DecodeError> {
 }
 
 pub fn session_to_item(session: &Session) -> Result<Item, DecodeError> {
-    let index_key = created_key(position_of(session));
+    let index_key = created_key(session.position());
     serde_dynamo::to_item(SessionItem {
         pk: partition_key(session.organization_id, session.application_id),
         sk: session_sk(session.id),

@@ -22,29 +22,16 @@ use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
 
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, TrustRoots};
 
 /// The Amazon Trust Services roots (Amazon Root CA 1-4, Starfield Services Root CA - G2).
 pub const AMAZON_TRUST_SERVICES_PEM: &str = include_str!("amazon-trust-services.pem");
 
-/// Which certificate authorities the DynamoDB client trusts (`SESSIONS_TLS_ROOTS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TrustRoots {
-    /// `amazon` (the default): only Amazon Trust Services.
-    #[default]
-    Amazon,
-    /// `system`: the operating system's store.
-    System,
-}
-
-impl TrustRoots {
-    fn store(self) -> TrustStore {
-        match self {
-            TrustRoots::Amazon => {
-                TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_PEM)
-            }
-            TrustRoots::System => TrustStore::empty().with_native_roots(true),
-        }
+/// The trust store `roots` names.
+fn trust_store(roots: TrustRoots) -> TrustStore {
+    match roots {
+        TrustRoots::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_PEM),
+        TrustRoots::System => TrustStore::empty().with_native_roots(true),
     }
 }
 
@@ -52,7 +39,7 @@ impl TrustRoots {
 /// library will not take is an error at init, never a silent fall-back to a wider one.
 pub fn http_client(roots: TrustRoots) -> Result<SharedHttpClient, ConfigError> {
     let context = TlsContext::builder()
-        .with_trust_store(roots.store())
+        .with_trust_store(trust_store(roots))
         .build()
         .map_err(|e| ConfigError(format!("the TLS trust store ({roots:?}): {e}")))?;
     Ok(Builder::new()

@@ -5,8 +5,8 @@
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use sessions_shared::model::SessionStatus;
-use sessions_shared::time::{self, Timestamp};
+use sessions::model::SessionStatus;
+use sessions::time::{self, Timestamp};
 use uuid::Uuid;
 
 /// Longest token lifetime `token` mints: a day, so a leaked dev token does not live on.

@@ -8,11 +8,11 @@ use std::fmt;
 use chrono::DateTime;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
-use sessions_shared::auth::{self, DevClaims};
-use sessions_shared::config::ConfigError;
-use sessions_shared::model::{Application, Session, StatusContext};
-use sessions_shared::store::{DynamoStore, StoreError};
-use sessions_shared::time::{self, Timestamp};
+use sessions::auth::dev::{self, DevClaims};
+use sessions::config::ConfigError;
+use sessions::model::{Application, Session, StatusContext};
+use sessions::store::{DynamoStore, StoreError};
+use sessions::time::{self, Timestamp};
 use uuid::Uuid;
 
 use crate::args::{Command, CreateAppArgs, CreateSessionArgs, SeedArgs, TokenArgs};
@@ -217,18 +217,17 @@ fn token(args: TokenArgs) -> Result<Value, CliError> {
         iat: issued_at,
         exp: expires,
     };
-    let token = auth::mint_dev_token(&config, &org_claim, &claims)
+    let token = dev::mint_dev_token(&config, &org_claim, &claims)
         .map_err(|e| CliError(format!("could not sign the token: {e}")))?;
     Ok(json!({ "token": token, "expiresAt": time::format(&expires_at) }))
 }
 
 /// The application by id alone (the CLI is not told its organization).
 async fn application(store: &DynamoStore, id: Uuid) -> Result<Application, CliError> {
-    store
-        .find_application(id)
-        .await
-        .map_err(|e| store_failure(store, e))?
-        .ok_or_else(|| application_not_found(id))
+    store.find_application(id).await.map_err(|e| match e {
+        StoreError::ApplicationNotFound => application_not_found(id),
+        other => store_failure(store, other),
+    })
 }
 
 fn application_not_found(id: Uuid) -> CliError {
@@ -267,7 +266,7 @@ mod tests {
     use crate::args::Cli;
     use chrono::Duration;
     use clap::Parser;
-    use sessions_shared::model::{DerivedStatus, SessionStatus};
+    use sessions::model::{DerivedStatus, SessionStatus};
 
     fn at(s: &str) -> Timestamp {
         time::parse(s).expect("test timestamp")

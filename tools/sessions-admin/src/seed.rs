@@ -6,8 +6,8 @@
 use chrono::Duration;
 use rand::seq::IndexedRandom;
 use rand::Rng;
-use sessions_shared::model::{Application, Session, SessionStatus, StatusContext};
-use sessions_shared::time::Timestamp;
+use sessions::model::{Application, Session, SessionStatus, StatusContext};
+use sessions::time::Timestamp;
 use uuid::Uuid;
 
 /// How far back seeded sessions start: "the last few hours".
@@ -328,8 +328,8 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use sessions_shared::model::DerivedStatus;
-    use sessions_shared::time;
+    use sessions::model::DerivedStatus;
+    use sessions::time;
     use std::collections::HashSet;
 
     fn at(s: &str) -> Timestamp {

@@ -1,12 +1,10 @@
 //! The environment the CLI shares with the functions, read by the shared crate's own parsers
-//! ([`sessions_shared::config`]) one variable at a time: the CLI can never disagree with the
+//! ([`sessions::config`]) one variable at a time: the CLI can never disagree with the
 //! functions about a variable, and a command needs only the variables it uses (`token` runs
 //! with no table and no cursor key).
 
 use chrono::Duration;
-use sessions_shared::auth::{DevJwtConfig, MIN_DEV_SECRET_BYTES};
-use sessions_shared::config::{self, env, ConfigError};
-use sessions_shared::store::TrustRoots;
+use sessions::config::{self, env, ConfigError, DevJwtConfig, TrustRoots, MIN_DEV_SECRET_BYTES};
 
 /// `SESSIONS_TABLE`, required by every command that touches the table.
 pub fn table() -> Result<String, ConfigError> {

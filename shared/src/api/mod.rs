@@ -1,0 +1,142 @@
+//! The HTTP entrypoints: an API Gateway request in, a contract-shaped response out.
+//!
+//! Each handler authenticates, checks the route's scope, validates the request, calls the store
+//! and maps the outcome. Every error, including a failing dependency, becomes a response in the
+//! contract's error shape: a handler never returns `Err` to the runtime, so API Gateway never
+//! turns a crashed invocation into a bare 502.
+//!
+//! - [`envelope`]: what every request gets (request id, clock, headers, log line, metrics);
+//! - [`page`]: the list's read-ahead rules, pure;
+//! - `read`: list and get; `revoke`: revoke-all and revoke-one.
+
+pub mod envelope;
+pub mod page;
+mod read;
+mod revoke;
+
+use chrono::Duration;
+use lambda_http::{Body, Request, Response};
+use uuid::Uuid;
+
+use crate::auth::Authenticator;
+use crate::config::{Config, ConfigError, MetricsConfig};
+use crate::cursor::CursorCodec;
+use crate::error::ApiError;
+use crate::model::StatusContext;
+use crate::route::Route;
+use crate::store::{DynamoStore, StoreError};
+use crate::time::Timestamp;
+use envelope::{path_uuid, Exchange, Facts, RETRY_AFTER_SECONDS};
+
+pub use envelope::REQUEST_ID_HEADER;
+
+/// Everything a handler needs, built once per Lambda instance (outside the handler).
+#[derive(Debug, Clone)]
+pub struct Api {
+    store: DynamoStore,
+    auth: Authenticator,
+    cursors: CursorCodec,
+    idle_window: Duration,
+    metrics: MetricsConfig,
+}
+
+/// A function's whole `main`: logging, configuration and the SDK client once per instance
+/// (outside the handler), then the Lambda runtime loop for `route`. A bad configuration fails
+/// the init, before any request is accepted.
+pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let api = Api::from_env().await?;
+    lambda_http::run(lambda_http::service_fn(|req: Request| {
+        let api = &api;
+        async move { Ok::<_, std::convert::Infallible>(api.handle(route, req).await) }
+    }))
+    .await
+}
+
+impl Api {
+    /// Reads the configuration and builds the SDK client. Fails on a bad configuration.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let store = DynamoStore::from_env(config.table.clone(), config.tls_roots).await?;
+        Api::new(&config, store)
+    }
+
+    pub fn new(config: &Config, store: DynamoStore) -> Result<Self, ConfigError> {
+        let auth = match &config.dev_jwt {
+            Some(dev) => {
+                tracing::warn!(
+                    "SESSIONS_DEV_JWT_SECRET is set: verifying HS256 development tokens in the \
+                     function. Never set it in a deployed environment."
+                );
+                Authenticator::dev_hs256(dev, config.org_claim.clone())
+                    .map_err(|e| ConfigError(format!("SESSIONS_DEV_JWT_SECRET: {e}")))?
+            }
+            None => Authenticator::gateway(config.org_claim.clone()),
+        };
+        Ok(Api {
+            store: store.with_retention(config.retention),
+            auth,
+            cursors: CursorCodec::new(config.cursor_keys.clone()),
+            idle_window: config.idle_window,
+            metrics: config.metrics.clone(),
+        })
+    }
+
+    /// Answers one request for `route`: the one place every route passes through, so each gets
+    /// the same request id, clock, error mapping, headers, log line and metrics.
+    pub async fn handle(&self, route: Route, req: Request) -> Response<Body> {
+        let x = Exchange::begin(&req, route);
+        let mut facts = Facts::default();
+        let outcome = match route {
+            Route::ListSessions => self.list(&req, &x, &mut facts).await,
+            Route::GetSession => self.get(&req, &x, &mut facts).await,
+            Route::RevokeSessions => self.revoke_all(&req, &x, &mut facts).await,
+            Route::RevokeSession => self.revoke_one(&req, &x, &mut facts).await,
+        };
+        x.finish(outcome, &facts, &self.metrics)
+    }
+
+    /// Who is calling, and on which application: authenticates, checks the route's scope, then
+    /// reads the application id, in that order, so a caller without the right token learns
+    /// nothing from the path. The organization comes from the verified token only.
+    fn target(
+        &self,
+        req: &Request,
+        x: &Exchange,
+        facts: &mut Facts,
+    ) -> Result<(Uuid, Uuid), ApiError> {
+        let caller = self.auth.authenticate(req)?;
+        facts.organization_id = Some(caller.organization_id);
+        caller.require(x.route.scope())?;
+        let application_id = path_uuid(req, "applicationId")?;
+        facts.application_id = Some(application_id);
+        Ok((caller.organization_id, application_id))
+    }
+
+    fn status_context(&self, now: Timestamp, revoked_before: Option<Timestamp>) -> StatusContext {
+        StatusContext {
+            now,
+            idle_window: self.idle_window,
+            revoked_before,
+        }
+    }
+}
+
+/// Store failures as the API answers them: not found is 404, retryable ones are 503 with
+/// `Retry-After`; the rest 500, details only logged.
+fn store_error(x: &Exchange, e: StoreError) -> ApiError {
+    match e {
+        StoreError::ApplicationNotFound => ApiError::ApplicationNotFound,
+        StoreError::SessionNotFound => ApiError::SessionNotFound,
+        StoreError::Unavailable(detail) => {
+            tracing::warn!(request_id = %x.request_id, route = x.route.name(), error = %detail, "dependency unavailable");
+            ApiError::Unavailable {
+                retry_after_seconds: RETRY_AFTER_SECONDS,
+            }
+        }
+        other => {
+            tracing::error!(request_id = %x.request_id, route = x.route.name(), error = %other, "store failure");
+            ApiError::Internal
+        }
+    }
+}

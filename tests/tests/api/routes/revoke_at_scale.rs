@@ -1,0 +1,395 @@
+//! Revoke-all under pressure: deadlines, throttling, lost answers, connects and touches racing
+//! it, and the change-stream records that carry each disconnect to the connection gateway.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::Duration;
+use lambda_http::RequestExt;
+use sessions::api::Api;
+use sessions::model::{SessionStatus, StatusContext};
+use sessions::route::Route;
+use sessions::store::{Disconnected, DynamoStore, StoreError, Touched};
+use sessions::time;
+use sessions_tests::faults::{self, Fault};
+use sessions_tests::{client_for, config, env, Reply, World};
+
+async fn seed(world: &World, n: i64) {
+    for i in 0..n {
+        world
+            .put(&world.session(Duration::milliseconds(i + 10)))
+            .await;
+    }
+}
+
+/// Stored statuses of every session of the world's application.
+async fn stored(world: &World) -> Vec<sessions::model::Session> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let chunk = world
+            .store
+            .query_sessions(
+                world.org,
+                world.app.id,
+                sessions::params::ListFilter::All,
+                after,
+                500,
+            )
+            .await
+            .expect("query");
+        after = chunk
+            .sessions
+            .last()
+            .map(sessions::model::Session::position);
+        all.extend(chunk.sessions);
+        if chunk.exhausted {
+            return all;
+        }
+    }
+}
+
+#[tokio::test]
+async fn out_of_time_still_leaves_nothing_connected_and_the_next_call_finishes() {
+    let world = World::new().await;
+    seed(&world, 40).await;
+    let first = world
+        .store
+        .revoke_all(world.org, world.app.id, time::now(), Some(Instant::now()))
+        .await
+        .expect("revoke");
+    assert!(!first.complete, "no time at all: the sweep cannot finish");
+    assert_eq!(first.disconnected, 0);
+    assert!(
+        world.list(&[]).await.ids().is_empty(),
+        "the watermark already makes every session read disconnected"
+    );
+    let second = world
+        .store
+        .revoke_all(world.org, world.app.id, time::now(), None)
+        .await
+        .expect("revoke");
+    assert!(second.complete);
+    assert_eq!(first.disconnected + second.disconnected, 40);
+    assert!(stored(&world)
+        .await
+        .iter()
+        .all(|s| s.status == SessionStatus::Disconnected));
+}
+
+#[tokio::test]
+async fn handler_answers_202_with_retry_after_when_the_invocation_runs_out_of_time() {
+    let world = World::new().await;
+    seed(&world, 10).await;
+    let mut context = lambda_http::Context::default();
+    // No time left: the watermark is written, the sweep does not start.
+    context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    let req = world
+        .event(Route::RevokeSessions)
+        .request()
+        .with_lambda_context(context);
+    let reply = Reply::from_response(world.api.handle(Route::RevokeSessions, req).await);
+    assert_eq!(reply.status, 202, "{:#}", reply.body);
+    assert_eq!(
+        reply.body,
+        serde_json::json!({"success": true, "disconnectedCount": 0, "complete": false})
+    );
+    reply.retry_after();
+    assert!(world.list(&[]).await.ids().is_empty());
+
+    let again = world.call(world.event(Route::RevokeSessions)).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.body,
+        serde_json::json!({"success": true, "disconnectedCount": 10})
+    );
+}
+
+fn api_through(world: &World, endpoint: &str) -> Api {
+    let table = world.store.table().to_string();
+    Api::new(
+        &config(&env(&table)),
+        DynamoStore::new(client_for(endpoint), table),
+    )
+    .expect("api")
+}
+
+#[tokio::test]
+async fn throttled_writes_are_retried_and_counted_once() {
+    let world = World::new().await;
+    seed(&world, 60).await;
+    let proxy = faults::proxy(&world.engine.endpoint, ".UpdateItem", 3, Fault::Throttle).await;
+    let api = api_through(&world, &proxy.endpoint);
+    let reply = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["disconnectedCount"], 60);
+    assert!(
+        proxy.injected() >= 20,
+        "faults were injected: {}",
+        proxy.injected()
+    );
+    assert!(stored(&world)
+        .await
+        .iter()
+        .all(|s| s.status == SessionStatus::Disconnected));
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_counted_once() {
+    let world = World::new().await;
+    seed(&world, 30).await;
+    // Every other UpdateItem reaches the table, but its answer never comes back: the SDK
+    // retries, the retry's condition fails, and the revocation id shows it was ours.
+    let proxy = faults::proxy(&world.engine.endpoint, ".UpdateItem", 2, Fault::LoseAnswer).await;
+    let api = api_through(&world, &proxy.endpoint);
+    let reply = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["disconnectedCount"], 30);
+    assert!(proxy.injected() >= 10);
+    let again = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
+    assert_eq!(again.body["disconnectedCount"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_revokes_connects_and_touches_stay_exact_over_many_trials() {
+    for trial in 0..8 {
+        let world = World::new().await;
+        seed(&world, 25).await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+        // A connection gateway: connects new clients and touches existing ones meanwhile.
+        let gateway = {
+            let store = world.store.clone();
+            let app = world.app.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let (mut created, mut refused) = (Vec::new(), 0usize);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let s = sessions_tests::session_of(&app, time::now());
+                    match store.create_session(&s).await {
+                        Ok(()) => created.push(s.id),
+                        Err(StoreError::RevokedAfterConnect) => refused += 1,
+                        Err(e) => panic!("create failed: {e}"),
+                    }
+                    if let Some(id) = created.first() {
+                        store
+                            .touch_session(app.organization_id, app.id, *id, time::now())
+                            .await
+                            .expect("touch");
+                    }
+                    tokio::task::yield_now().await;
+                }
+                (created, refused)
+            })
+        };
+
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                let started = time::now();
+                let call = world.call(world.event(Route::RevokeSessions));
+                async move { (started, call.await) }
+            })
+            .collect();
+        let replies = futures::future::join_all(calls).await;
+        let returned = time::now();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (created, refused) = gateway.await.expect("gateway task");
+
+        let counted: i64 = replies
+            .iter()
+            .map(|(_, r)| {
+                assert_eq!(r.status, 200, "trial {trial}: {:#}", r.body);
+                r.body["disconnectedCount"].as_i64().expect("count")
+            })
+            .sum();
+        let sessions = stored(&world).await;
+        let disconnected = sessions
+            .iter()
+            .filter(|s| s.status == SessionStatus::Disconnected)
+            .count() as i64;
+        assert_eq!(
+            counted, disconnected,
+            "trial {trial}: counts add up to the sessions that changed ({} created, {refused} refused)",
+            created.len()
+        );
+        assert!(
+            counted >= 25,
+            "trial {trial}: every seeded session was revoked"
+        );
+
+        let app = world
+            .store
+            .get_application(world.org, world.app.id)
+            .await
+            .expect("app");
+        let ctx = StatusContext {
+            now: time::now(),
+            idle_window: Duration::seconds(300),
+            revoked_before: app.revoked_before,
+        };
+        let latest_start = replies.iter().map(|(s, _)| *s).max().unwrap_or(returned);
+        for s in &sessions {
+            if s.connected_since() < latest_start {
+                assert!(
+                    !s.derived_status(&ctx).is_connected(),
+                    "trial {trial}: a session that connected before the revoke reads connected"
+                );
+            }
+        }
+    }
+}
+
+/// Every stream record of the table, oldest first.
+async fn stream_records(world: &World) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(&world.engine.endpoint)
+        .build();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
+    let listed = streams
+        .list_streams()
+        .table_name(world.store.table())
+        .send()
+        .await
+        .expect("ListStreams");
+    let arn = listed
+        .streams()
+        .first()
+        .and_then(|s| s.stream_arn())
+        .expect("the table has a stream")
+        .to_string();
+    let described = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .expect("DescribeStream");
+    let mut records = Vec::new();
+    for shard in described
+        .stream_description()
+        .map(|d| d.shards().to_vec())
+        .unwrap_or_default()
+    {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id().unwrap_or_default())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("GetShardIterator")
+            .shard_iterator;
+        while let Some(it) = iterator.take() {
+            let out = streams
+                .get_records()
+                .shard_iterator(it)
+                .send()
+                .await
+                .expect("GetRecords");
+            let empty = out.records().is_empty();
+            records.extend(out.records().iter().cloned());
+            if !empty {
+                iterator = out.next_shard_iterator;
+            }
+        }
+    }
+    records
+}
+
+fn image_status(
+    image: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>,
+) -> Option<String> {
+    image?.get("status")?.as_s().ok().cloned()
+}
+
+#[tokio::test]
+async fn every_disconnect_produces_exactly_one_stream_record() {
+    let world = World::new().await;
+    let by_revoke_one = world.session(Duration::seconds(30));
+    let by_gateway = world.session(Duration::seconds(29));
+    let by_revoke_all = world.session(Duration::seconds(28));
+    let also_by_revoke_all = world.session(Duration::seconds(27));
+    for s in [
+        &by_revoke_one,
+        &by_gateway,
+        &by_revoke_all,
+        &also_by_revoke_all,
+    ] {
+        world.put(s).await;
+    }
+
+    let reply = world.call(world.revoke_one_event(by_revoke_one.id)).await;
+    assert_eq!(reply.body["disconnected"], true);
+    let closed = world
+        .store
+        .disconnect_session(world.org, world.app.id, by_gateway.id, time::now())
+        .await
+        .expect("transport close");
+    assert_eq!(closed, Disconnected::Now);
+    let reply = world.call(world.event(Route::RevokeSessions)).await;
+    assert_eq!(reply.body["disconnectedCount"], 2);
+    // None of these change anything, so none may produce a disconnect record.
+    world.call(world.event(Route::RevokeSessions)).await;
+    world.call(world.revoke_one_event(by_revoke_one.id)).await;
+    let touched = world
+        .store
+        .touch_session(world.org, world.app.id, by_gateway.id, time::now())
+        .await
+        .expect("touch");
+    assert_eq!(touched, Touched::NotConnected);
+
+    let records = stream_records(&world).await;
+    let mut disconnects: HashMap<String, usize> = HashMap::new();
+    for record in &records {
+        let Some(change) = record.dynamodb() else {
+            continue;
+        };
+        let old = image_status(change.old_image.as_ref());
+        let new = image_status(change.new_image.as_ref());
+        if new.as_deref() == Some("disconnected") {
+            assert_eq!(
+                old.as_deref(),
+                Some("active"),
+                "a disconnect record moves active to disconnected"
+            );
+            let id = change
+                .new_image
+                .as_ref()
+                .and_then(|i| i.get("id"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            *disconnects.entry(id).or_default() += 1;
+        }
+    }
+    let expected: HashMap<String, usize> = [
+        &by_revoke_one,
+        &by_gateway,
+        &by_revoke_all,
+        &also_by_revoke_all,
+    ]
+    .iter()
+    .map(|s| (s.id.to_string(), 1))
+    .collect();
+    assert_eq!(disconnects, expected);
+}
+
+#[tokio::test]
+async fn a_deadline_that_is_not_a_wall_clock_time_is_ignored() {
+    // cargo lambda watch sends a bare duration (600000) where Lambda sends epoch milliseconds.
+    let world = World::new().await;
+    seed(&world, 3).await;
+    let mut context = lambda_http::Context::default();
+    context.deadline = 600_000;
+    let req = world
+        .event(Route::RevokeSessions)
+        .request()
+        .with_lambda_context(context);
+    let reply = Reply::from_response(world.api.handle(Route::RevokeSessions, req).await);
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["disconnectedCount"], 3);
+}
