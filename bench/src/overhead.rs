@@ -15,6 +15,7 @@ use sessions::api::Api;
 use sessions::params::{ListFilter, DEFAULT_LIMIT};
 use sessions::route::Route;
 use sessions::store::layout::{app_key, partition_key, s, session_key, INDEX_CONNECTED, PK};
+use sessions::store::Budget;
 use sessions_tests::Event;
 use uuid::Uuid;
 
@@ -117,7 +118,14 @@ pub async fn measure(endpoint: &str, iterations: usize) -> Overhead {
     };
     let store_query = || async {
         store
-            .query_sessions(org, app.id, ListFilter::Active, None, page_limit())
+            .query_sessions(
+                org,
+                app.id,
+                ListFilter::Active,
+                None,
+                page_limit(),
+                &Budget::new(None),
+            )
             .await
             .expect("DynamoStore::query_sessions");
     };

@@ -9,7 +9,8 @@
 //!
 //! Metrics (namespace `SESSIONS_METRICS_NAMESPACE`, default `SessionsApi`):
 //! - by `Route`: `Requests`, `Latency` (ms), `ClientErrors` (4xx), `ServerErrors` (5xx) and, for
-//!   the revoke routes, `SessionsRevoked` (sessions this request disconnected);
+//!   the revoke routes, `SessionsRevoked` (sessions this request disconnected) and, for a list
+//!   that left unreadable items out, `SkippedItems`;
 //! - by `Route` + `ErrorCode` and by `ErrorCode` alone, for failed requests: `Errors`, so each
 //!   class of error (`invalid_request`, `not_found`, `unavailable`, …) has its own series.
 //!
@@ -31,6 +32,8 @@ pub struct RequestMetrics<'a> {
     pub latency_ms: f64,
     /// Sessions the request disconnected; `None` for the read routes.
     pub sessions_revoked: Option<u64>,
+    /// Items left out of a list because they did not decode (`SkippedItems` when not 0).
+    pub skipped_items: u32,
     pub request_id: &'a str,
 }
 
@@ -57,6 +60,10 @@ impl RequestMetrics<'_> {
         if let Some(revoked) = self.sessions_revoked {
             per_route.push(json!({"Name": "SessionsRevoked", "Unit": "Count"}));
             doc.insert("SessionsRevoked".into(), revoked.into());
+        }
+        if self.skipped_items > 0 {
+            per_route.push(json!({"Name": "SkippedItems", "Unit": "Count"}));
+            doc.insert("SkippedItems".into(), self.skipped_items.into());
         }
         let mut directives = vec![json!({
             "Namespace": namespace,
@@ -113,6 +120,7 @@ mod tests {
             error_code: code,
             latency_ms: 12.5,
             sessions_revoked: revoked,
+            skipped_items: 0,
             request_id: "req-1",
         }
     }
@@ -203,6 +211,19 @@ mod tests {
             .filter_map(|m| m["Name"].as_str())
             .collect();
         assert!(names.contains(&"SessionsRevoked"));
+    }
+
+    #[test]
+    fn unreadable_items_left_out_of_a_list_are_counted() {
+        let mut metrics = sample(200, None, None);
+        assert!(metrics
+            .to_emf("SessionsApi", 1)
+            .get("SkippedItems")
+            .is_none());
+        metrics.skipped_items = 2;
+        let doc = metrics.to_emf("SessionsApi", 1);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["SkippedItems"], 2);
     }
 
     #[test]

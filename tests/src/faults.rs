@@ -76,6 +76,22 @@ pub enum Fault {
     Throttle,
     /// Pass the request on (so the write happens), then answer 500 as if the reply was lost.
     LoseAnswer,
+    /// Answer `TransactionConflictException` (an item inside a transaction in flight) without
+    /// passing the request on.
+    Conflict,
+    /// Answer 500 `InternalServerError` without passing the request on.
+    Fail,
+}
+
+/// Which requests a [`proxy_with`] picks: those for `operation` whose body contains
+/// `body_contains`, after the first `skip`, at most `times` of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub operation: &'static str,
+    pub body_contains: &'static str,
+    pub skip: usize,
+    pub times: usize,
+    pub fault: Fault,
 }
 
 /// A proxy in front of a real engine that injects `fault` into every `every`-th request whose
@@ -98,6 +114,21 @@ pub async fn proxy(
     every: usize,
     fault: Fault,
 ) -> FaultProxy {
+    serve(upstream, operation, every, fault, None).await
+}
+
+/// A proxy that injects `plan.fault` into the requests `plan` picks.
+pub async fn proxy_with(upstream: &str, plan: Plan) -> FaultProxy {
+    serve(upstream, plan.operation, 1, plan.fault, Some(plan)).await
+}
+
+async fn serve(
+    upstream: &str,
+    operation: &'static str,
+    every: usize,
+    fault: Fault,
+    plan: Option<Plan>,
+) -> FaultProxy {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
@@ -113,6 +144,8 @@ pub async fn proxy(
         operation: &'static str,
         every: usize,
         fault: Fault,
+        plan: Option<Plan>,
+        matched: Arc<AtomicUsize>,
     }
 
     fn error(status: StatusCode, kind: &str) -> axum::response::Response {
@@ -137,11 +170,31 @@ pub async fn proxy(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let picked = target.ends_with(st.operation)
-            && (st.seen.fetch_add(1, Ordering::SeqCst) + 1) % st.every.max(1) == 0;
-        if picked && st.fault == Fault::Throttle {
-            st.injected.fetch_add(1, Ordering::SeqCst);
-            return error(StatusCode::BAD_REQUEST, "ThrottlingException");
+        let picked = match st.plan {
+            None => {
+                target.ends_with(st.operation)
+                    && (st.seen.fetch_add(1, Ordering::SeqCst) + 1) % st.every.max(1) == 0
+            }
+            Some(plan) => {
+                target.ends_with(plan.operation)
+                    && String::from_utf8_lossy(&body).contains(plan.body_contains)
+                    && {
+                        let n = st.matched.fetch_add(1, Ordering::SeqCst);
+                        n >= plan.skip && n < plan.skip + plan.times
+                    }
+            }
+        };
+        if picked {
+            let refused = match st.fault {
+                Fault::Throttle => Some((StatusCode::BAD_REQUEST, "ThrottlingException")),
+                Fault::Conflict => Some((StatusCode::BAD_REQUEST, "TransactionConflictException")),
+                Fault::Fail => Some((StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError")),
+                Fault::LoseAnswer => None,
+            };
+            if let Some((status, kind)) = refused {
+                st.injected.fetch_add(1, Ordering::SeqCst);
+                return error(status, kind);
+            }
         }
         let mut request = st.http.post(&st.upstream).body(body.to_vec());
         for (name, value) in headers.iter() {
@@ -179,6 +232,8 @@ pub async fn proxy(
         operation,
         every,
         fault,
+        plan,
+        matched: Arc::new(AtomicUsize::new(0)),
     };
     let app = axum::Router::new()
         .fallback(axum::routing::any(handle))

@@ -27,6 +27,8 @@ pub(super) struct Facts {
     pub organization_id: Option<Uuid>,
     pub application_id: Option<Uuid>,
     pub count: Option<u64>,
+    /// Items left out because they did not decode.
+    pub skipped: u32,
 }
 
 /// One request's identity and clock: a single `now` for the whole request, and the Lambda
@@ -116,6 +118,7 @@ impl Exchange {
             organization_id = facts.organization_id.map(|o| o.to_string()),
             application_id = facts.application_id.map(|a| a.to_string()),
             count = facts.count,
+            skipped = facts.skipped,
             "request"
         );
         metrics::emit(
@@ -126,6 +129,7 @@ impl Exchange {
                 error_code: code,
                 latency_ms,
                 sessions_revoked: facts.count.filter(|_| self.route.revokes()),
+                skipped_items: facts.skipped,
                 request_id: &self.request_id,
             },
         );

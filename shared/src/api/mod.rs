@@ -87,11 +87,13 @@ impl Api {
     pub async fn handle(&self, route: Route, req: Request) -> Response<Body> {
         let x = Exchange::begin(&req, route);
         let mut facts = Facts::default();
+        // Boxed: a route's future (SDK calls under time bounds) is large, and a debug build or
+        // a small thread stack should not have to hold it.
         let outcome = match route {
-            Route::ListSessions => self.list(&req, &x, &mut facts).await,
-            Route::GetSession => self.get(&req, &x, &mut facts).await,
-            Route::RevokeSessions => self.revoke_all(&req, &x, &mut facts).await,
-            Route::RevokeSession => self.revoke_one(&req, &x, &mut facts).await,
+            Route::ListSessions => Box::pin(self.list(&req, &x, &mut facts)).await,
+            Route::GetSession => Box::pin(self.get(&req, &x, &mut facts)).await,
+            Route::RevokeSessions => Box::pin(self.revoke_all(&req, &x, &mut facts)).await,
+            Route::RevokeSession => Box::pin(self.revoke_one(&req, &x, &mut facts)).await,
         };
         x.finish(outcome, &facts, &self.metrics)
     }

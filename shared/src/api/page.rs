@@ -1,6 +1,10 @@
 //! Filling one page of a list: how far to read ahead while the filter drops items, and when to
 //! stop. Pure (no I/O): the handler runs the reads this asks for, so the loop's rules are
 //! unit-tested here without an engine.
+//!
+//! A page stops early, shorter than `limit` but with a cursor, when the invocation runs short
+//! of time or the page would outgrow [`MAX_PAGE_BYTES`]: a list never times out into a bare
+//! 5xx, and never overruns Lambda's 6 MB response.
 
 use crate::model::{Position, Session};
 
@@ -9,6 +13,9 @@ use crate::model::{Position, Session};
 pub const MAX_CHUNK: i32 = 1000;
 /// How much larger each further read is than the one before while the filter drops items.
 const GROWTH: i32 = 4;
+/// The most session JSON one page carries: Lambda refuses responses over 6 MB, and the
+/// envelope and API Gateway's encoding need some of that.
+pub const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
 
 /// What to do next.
 #[derive(Debug, PartialEq)]
@@ -19,13 +26,27 @@ pub enum Step {
     Done,
 }
 
+/// One read's worth of the partition, as the page needs it.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// The sessions read, in order.
+    pub sessions: Vec<Session>,
+    /// Where the read ended, counting items that were skipped (unreadable ones too).
+    pub last: Option<Position>,
+    /// No more items after these.
+    pub exhausted: bool,
+}
+
 /// One page being filled: `limit` matching sessions, plus one more read to learn whether more
-/// remain (that one is never returned, only reported as `more`).
+/// remain (that one is never returned, only reported as a cursor).
 #[derive(Debug)]
 pub struct ReadAhead {
     limit: usize,
     size: i32,
     matched: Vec<Session>,
+    bytes: usize,
+    /// Set when the page was cut short: the cursor goes after this position.
+    cut_at: Option<Position>,
 }
 
 impl ReadAhead {
@@ -38,6 +59,8 @@ impl ReadAhead {
             limit,
             size,
             matched: Vec::with_capacity(limit + 1),
+            bytes: 0,
+            cut_at: None,
         }
     }
 
@@ -46,24 +69,43 @@ impl ReadAhead {
         self.size
     }
 
-    /// Takes one read's sessions (in order), keeping those `keep` accepts, and says what next:
-    /// done once the page and its one-extra probe are full or the partition is exhausted,
+    /// Takes one read, keeping the sessions `keep` accepts, each weighing `weight` bytes, and
+    /// says what next: done once the page and its one-extra probe are full, the partition is
+    /// exhausted, the page's bytes are spent, or there is no `time_left` for another read;
     /// else a larger read after the last item seen (matching or not).
     pub fn absorb(
         &mut self,
-        sessions: Vec<Session>,
-        exhausted: bool,
+        chunk: Chunk,
         keep: impl Fn(&Session) -> bool,
+        weight: impl Fn(&Session) -> usize,
+        time_left: bool,
     ) -> Step {
-        let last = sessions.last().map(Session::position);
-        self.matched
-            .extend(sessions.into_iter().filter(|s| keep(s)));
-        if self.matched.len() > self.limit || exhausted {
+        for session in chunk.sessions.into_iter().filter(|s| keep(s)) {
+            if self.matched.len() < self.limit {
+                let w = weight(&session);
+                if self.bytes + w > MAX_PAGE_BYTES && !self.matched.is_empty() {
+                    // Full by size: the cursor goes after the last session that fits.
+                    self.cut_at = self.matched.last().map(Session::position);
+                    return Step::Done;
+                }
+                self.bytes += w;
+            }
+            self.matched.push(session);
+            if self.matched.len() > self.limit {
+                return Step::Done;
+            }
+        }
+        if chunk.exhausted {
             return Step::Done;
         }
-        let Some(after) = last else {
+        let Some(after) = chunk.last else {
             return Step::Done;
         };
+        if !time_left {
+            // Out of time: the cursor goes after everything read so far.
+            self.cut_at = Some(after);
+            return Step::Done;
+        }
         self.size = self.size.saturating_mul(GROWTH).min(MAX_CHUNK);
         Step::Fetch {
             after,
@@ -71,11 +113,16 @@ impl ReadAhead {
         }
     }
 
-    /// The page (at most `limit` sessions) and whether more match after it.
-    pub fn finish(mut self) -> (Vec<Session>, bool) {
+    /// The page (at most `limit` sessions) and, when more may follow, where the next starts.
+    pub fn finish(mut self) -> (Vec<Session>, Option<Position>) {
         let more = self.matched.len() > self.limit;
         self.matched.truncate(self.limit);
-        (self.matched, more)
+        let next = match self.cut_at {
+            Some(at) => Some(at),
+            None if more => self.matched.last().map(Session::position),
+            None => None,
+        };
+        (self.matched, next)
     }
 }
 
@@ -116,8 +163,20 @@ mod tests {
             .collect()
     }
 
+    fn chunk(sessions: Vec<Session>, exhausted: bool) -> Chunk {
+        Chunk {
+            last: sessions.last().map(Session::position),
+            sessions,
+            exhausted,
+        }
+    }
+
     fn active(s: &Session) -> bool {
         s.status == SessionStatus::Active
+    }
+
+    fn small(_: &Session) -> usize {
+        100
     }
 
     #[test]
@@ -126,19 +185,29 @@ mod tests {
         assert_eq!(page.first_read(), 5, "limit + probe + application item");
         let read = sessions(5, 1_000);
         let ids: Vec<Uuid> = read.iter().map(|s| s.id).collect();
-        assert_eq!(page.absorb(read, false, |_| true), Step::Done);
-        let (page, more) = page.finish();
+        assert_eq!(
+            page.absorb(chunk(read, false), |_| true, small, true),
+            Step::Done
+        );
+        let (page, next) = page.finish();
         assert_eq!(page.iter().map(|s| s.id).collect::<Vec<_>>(), ids[..3]);
-        assert!(more, "the probe found a fourth");
+        assert_eq!(
+            next,
+            page.last().map(Session::position),
+            "the probe found a fourth"
+        );
     }
 
     #[test]
-    fn exactly_limit_items_left_means_no_more() {
+    fn exactly_limit_items_left_means_no_cursor() {
         let mut page = ReadAhead::new(3);
-        assert_eq!(page.absorb(sessions(3, 1_000), true, |_| true), Step::Done);
-        let (page, more) = page.finish();
+        assert_eq!(
+            page.absorb(chunk(sessions(3, 1_000), true), |_| true, small, true),
+            Step::Done
+        );
+        let (page, next) = page.finish();
         assert_eq!(page.len(), 3);
-        assert!(!more);
+        assert_eq!(next, None);
     }
 
     #[test]
@@ -147,7 +216,7 @@ mod tests {
         let first = sessions(12, 1_000_000);
         let last_seen = first.last().map(Session::position).expect("some");
         // Half match: 6 of the 11 wanted.
-        let step = page.absorb(first, false, active);
+        let step = page.absorb(chunk(first, false), active, small, true);
         assert_eq!(
             step,
             Step::Fetch {
@@ -158,7 +227,7 @@ mod tests {
         );
         let mut sizes = vec![];
         for _ in 0..4 {
-            match page.absorb(sessions(1, 0), false, |_| false) {
+            match page.absorb(chunk(sessions(1, 0), false), |_| false, small, true) {
                 Step::Fetch { size, .. } => sizes.push(size),
                 Step::Done => panic!("nothing matched, the partition goes on"),
             }
@@ -173,25 +242,93 @@ mod tests {
     #[test]
     fn an_exhausted_partition_ends_the_page_short() {
         let mut page = ReadAhead::new(10);
-        assert_eq!(page.absorb(sessions(4, 1_000), true, active), Step::Done);
-        let (page, more) = page.finish();
+        assert_eq!(
+            page.absorb(chunk(sessions(4, 1_000), true), active, small, true),
+            Step::Done
+        );
+        let (page, next) = page.finish();
         assert_eq!(page.len(), 2);
-        assert!(!more);
+        assert_eq!(next, None);
         // An empty read with a continuation (all filtered at the store) also ends it.
         let mut empty = ReadAhead::new(10);
-        assert_eq!(empty.absorb(Vec::new(), false, active), Step::Done);
+        assert_eq!(
+            empty.absorb(Chunk::default(), active, small, true),
+            Step::Done
+        );
     }
 
     #[test]
     fn matches_across_reads_fill_the_page_and_the_probe() {
         let mut page = ReadAhead::new(2);
         assert!(matches!(
-            page.absorb(sessions(2, 1_000), false, active),
+            page.absorb(chunk(sessions(2, 1_000), false), active, small, true),
             Step::Fetch { .. }
         ));
-        assert_eq!(page.absorb(sessions(4, 500), false, active), Step::Done);
-        let (page, more) = page.finish();
+        assert_eq!(
+            page.absorb(chunk(sessions(4, 500), false), active, small, true),
+            Step::Done
+        );
+        let (page, next) = page.finish();
         assert_eq!(page.len(), 2);
-        assert!(more, "a third match was seen");
+        assert!(next.is_some(), "a third match was seen");
+    }
+
+    #[test]
+    fn out_of_time_ends_the_page_with_a_cursor_after_everything_read() {
+        let mut page = ReadAhead::new(10);
+        let read = sessions(6, 1_000);
+        let last_read = read.last().map(Session::position);
+        assert_eq!(
+            page.absorb(chunk(read, false), active, small, false),
+            Step::Done
+        );
+        let (page, next) = page.finish();
+        assert_eq!(page.len(), 3, "what matched so far");
+        assert_eq!(
+            next, last_read,
+            "the next page skips nothing and repeats nothing"
+        );
+    }
+
+    #[test]
+    fn a_skipped_last_item_still_moves_the_read_on() {
+        let mut page = ReadAhead::new(10);
+        let read = sessions(3, 1_000);
+        let beyond = Position {
+            created_at_ms: 990,
+            id: Uuid::new_v4(),
+        };
+        let step = page.absorb(
+            Chunk {
+                sessions: read,
+                last: Some(beyond),
+                exhausted: false,
+            },
+            active,
+            small,
+            true,
+        );
+        assert!(matches!(step, Step::Fetch { after, .. } if after == beyond));
+    }
+
+    #[test]
+    fn a_page_stops_before_its_bytes_run_out_with_a_cursor_after_the_last_that_fits() {
+        let mut page = ReadAhead::new(100);
+        let read = sessions(20, 1_000);
+        let heavy = |_: &Session| MAX_PAGE_BYTES / 4;
+        assert_eq!(
+            page.absorb(chunk(read, false), |_| true, heavy, true),
+            Step::Done
+        );
+        let (page, next) = page.finish();
+        assert_eq!(page.len(), 4, "four quarters fit, the fifth would not");
+        assert_eq!(next, page.last().map(Session::position));
+        // One session larger than the whole budget is still returned alone, not looped on.
+        let mut single = ReadAhead::new(100);
+        let huge = |_: &Session| MAX_PAGE_BYTES * 2;
+        single.absorb(chunk(sessions(3, 1_000), false), |_| true, huge, true);
+        let (page, next) = single.finish();
+        assert_eq!(page.len(), 1);
+        assert!(next.is_some());
     }
 }

@@ -24,6 +24,8 @@ pub const LAST_ACTIVE_AT: &str = "lastActiveAt";
 pub const DISCONNECTED_AT: &str = "disconnectedAt";
 pub const DISCONNECTED_BY: &str = "disconnectedBy";
 pub const REVOKED_BEFORE: &str = "revokedBefore";
+/// On the application item while a revoke-all's sweep is unfinished (a boolean).
+pub const SWEEP_PENDING: &str = "sweepPending";
 /// The table's TTL attribute (epoch seconds): set when a session is disconnected.
 pub const EXPIRES_AT_TTL: &str = "expiresAtTtl";
 
@@ -100,6 +102,21 @@ pub fn index_start_key(
     };
     item.insert(attr.into(), AttributeValue::S(created_key(position)));
     item
+}
+
+/// The position an index item stands at (its `createdKey` or `connectedKey`), if it is a
+/// session's.
+pub fn index_position(item: &Item, index: &str) -> Option<Position> {
+    let attr = if index == INDEX_CONNECTED {
+        CONNECTED_KEY
+    } else {
+        CREATED_KEY
+    };
+    let (ms, id) = string_attr(item, attr)?.split_once('#')?;
+    Some(Position {
+        created_at_ms: ms.parse().ok()?,
+        id: Uuid::try_parse(id).ok()?,
+    })
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {

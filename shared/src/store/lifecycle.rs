@@ -12,6 +12,9 @@ use super::{classify, DynamoStore, StoreError};
 use crate::model::{Session, SessionStatus};
 use crate::time::Timestamp;
 
+/// Attempts at a session create while its transaction conflicts or is throttled.
+const CREATE_ATTEMPTS: u32 = 4;
+
 /// What a touch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Touched {
@@ -45,6 +48,25 @@ impl DynamoStore {
     /// after the session connected: a transaction checks the application's watermark, so a
     /// connect racing a revoke-all is either swept by it or refused here.
     pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        let mut attempt = 0u32;
+        loop {
+            match self.try_create_session(session).await {
+                // A transaction conflict (a revoke-all raising the watermark) or throttling: the
+                // transaction wrote nothing, so trying again is safe.
+                Err(StoreError::Unavailable(detail)) if attempt < CREATE_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::debug!(error = %detail, attempt, "session create retried");
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        (20u64 << attempt) + rand::random_range(0..20u64),
+                    ))
+                    .await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_create_session(&self, session: &Session) -> Result<(), StoreError> {
         let mut check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(app_key(
@@ -122,6 +144,21 @@ impl DynamoStore {
                             }
                         } else if failed(1) {
                             Err(StoreError::AlreadyExists("session"))
+                        } else if reasons.iter().any(|r| {
+                            matches!(
+                                r.code(),
+                                Some(
+                                    "TransactionConflict"
+                                        | "ThrottlingError"
+                                        | "ProvisionedThroughputExceeded"
+                                )
+                            )
+                        }) {
+                            // A revoke-all writing the watermark, or throttling: retryable.
+                            Err(StoreError::Unavailable(format!(
+                                "TransactWriteItems: {}",
+                                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                            )))
                         } else {
                             Err(classify("TransactWriteItems", e))
                         }
@@ -141,7 +178,13 @@ impl DynamoStore {
         session_id: Uuid,
         at: Timestamp,
     ) -> Result<Touched, StoreError> {
-        let result = self
+        // A session under the application's revocation watermark is revoked, even before the
+        // sweep reaches it: a touch must not report it alive.
+        let watermark = self
+            .get_application(organization_id, application_id)
+            .await?
+            .revoked_before;
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -151,15 +194,21 @@ impl DynamoStore {
                 session_id,
             )))
             .update_expression("SET #la = :at")
-            .condition_expression("attribute_exists(#pk) AND #st = :active")
             .expression_attribute_names("#la", LAST_ACTIVE_AT)
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#st", STATUS)
             .expression_attribute_values(":at", ts(&at))
             .expression_attribute_values(":active", s(SessionStatus::Active.as_str()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let mut condition = "attribute_exists(#pk) AND #st = :active".to_string();
+        if let Some(watermark) = watermark {
+            condition.push_str(" AND (#ca > :wm OR (attribute_not_exists(#ca) AND #cr > :wm))");
+            update = update
+                .expression_attribute_names("#ca", CONNECTED_AT)
+                .expression_attribute_names("#cr", CREATED_AT)
+                .expression_attribute_values(":wm", ts(&watermark));
+        }
+        let result = update.condition_expression(condition).send().await;
         match result {
             Ok(_) => Ok(Touched::Recorded),
             Err(e) => match e.as_service_error() {

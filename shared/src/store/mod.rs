@@ -31,7 +31,7 @@ use crate::time::Timestamp;
 use layout::DecodeError;
 
 pub use lifecycle::{Disconnected, Touched};
-pub use revoke::{RevokeOutcome, REVOKE_CONCURRENCY, REVOKE_DEADLINE_MARGIN};
+pub use revoke::{Budget, RevokeOutcome, REVOKE_CONCURRENCY, REVOKE_DEADLINE_MARGIN};
 
 /// Why a store call failed, at the granularity the API needs.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,10 @@ pub struct QueryChunk {
     /// mid-list the caller reads it alongside.
     pub application: Option<Application>,
     pub sessions: Vec<Session>,
+    /// Where the read ended, counting the items it skipped.
+    pub last: Option<crate::model::Position>,
+    /// Items that did not decode: logged and left out, never failing the read.
+    pub skipped: u32,
     /// No more items after these.
     pub exhausted: bool,
 }

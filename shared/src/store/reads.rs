@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use uuid::Uuid;
 
 use super::layout::*;
-use super::{classify, DynamoStore, QueryChunk, StoreError};
+use super::{classify, Budget, DynamoStore, QueryChunk, StoreError};
 use crate::model::{Application, Position, Session};
 use crate::params::ListFilter;
 
@@ -83,12 +83,13 @@ impl DynamoStore {
         filter: ListFilter,
         after: Option<Position>,
         limit: i32,
+        budget: &Budget,
     ) -> Result<QueryChunk, StoreError> {
         let index = match filter {
             ListFilter::Active => INDEX_CONNECTED,
             ListFilter::Inactive | ListFilter::All => INDEX_BY_CREATED,
         };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -102,17 +103,31 @@ impl DynamoStore {
             .set_exclusive_start_key(
                 after.map(|p| index_start_key(organization_id, application_id, index, p)),
             )
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
+            .send();
+        let out = budget
+            .bound("Query", async {
+                query.await.map_err(|e| classify("Query", e))
+            })
+            .await?;
         let mut chunk = QueryChunk {
             exhausted: out.last_evaluated_key.is_none(),
+            last: out
+                .items()
+                .last()
+                .and_then(|item| index_position(item, index)),
             ..QueryChunk::default()
         };
         for item in out.items.unwrap_or_default() {
             match string_attr(&item, SK) {
                 Some(APP_SK) => chunk.application = Some(application_from_item(item)?),
-                Some(sk) if is_session_sk(sk) => chunk.sessions.push(session_from_item(item)?),
+                Some(sk) if is_session_sk(sk) => match session_from_item(item) {
+                    Ok(session) => chunk.sessions.push(session),
+                    Err(e) => {
+                        // One unreadable item never fails a list: it is left out, loudly.
+                        tracing::error!(error = %e, "a session item does not decode; skipped");
+                        chunk.skipped += 1;
+                    }
+                },
                 _ => {}
             }
         }

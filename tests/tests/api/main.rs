@@ -9,6 +9,7 @@
 
 /// Each route, clause by clause.
 mod routes {
+    mod adversity;
     mod get;
     mod list;
     mod revoke_all;

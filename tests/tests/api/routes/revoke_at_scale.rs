@@ -35,6 +35,7 @@ async fn stored(world: &World) -> Vec<sessions::model::Session> {
                 sessions::params::ListFilter::All,
                 after,
                 500,
+                &sessions::store::Budget::new(None),
             )
             .await
             .expect("query");

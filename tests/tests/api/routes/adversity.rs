@@ -1,0 +1,262 @@
+//! Revoke and list under adversity: what no client, fault or item can make them do. Each test
+//! reproduces one way the exactness or availability promises broke.
+
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Duration;
+use sessions::api::Api;
+use sessions::model::SessionStatus;
+use sessions::route::Route;
+use sessions::store::layout::{self, CONNECTED_KEY, CREATED_KEY, PK, SK, STATUS};
+use sessions::store::{DynamoStore, Touched};
+use sessions::time;
+use sessions_tests::faults::{self, Fault, Plan};
+use sessions_tests::{client_for, config, env, World};
+use uuid::Uuid;
+
+fn api_through(world: &World, endpoint: &str) -> Api {
+    let table = world.store.table().to_string();
+    Api::new(
+        &config(&env(&table)),
+        DynamoStore::new(client_for(endpoint), table),
+    )
+    .expect("api")
+}
+
+async fn seed(world: &World, n: i64) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let s = world.session(Duration::seconds(10 + i));
+        world.put(&s).await;
+        ids.push(s.id);
+    }
+    ids
+}
+
+async fn stored_status(world: &World, id: Uuid) -> SessionStatus {
+    world
+        .store
+        .get_session(world.org, world.app.id, id)
+        .await
+        .expect("session")
+        .1
+        .status
+}
+
+#[tokio::test]
+async fn calling_again_after_a_202_finishes_that_revocation_and_spares_later_connects() {
+    let world = World::new().await;
+    let before = seed(&world, 10).await;
+    // No time at all: the watermark is set, nothing is swept.
+    let first = world
+        .store
+        .revoke_all(world.org, world.app.id, time::now(), Some(Instant::now()))
+        .await
+        .expect("revoke");
+    assert!(!first.complete);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // A client re-authenticates, as it was told to.
+    let later = world.session(Duration::zero());
+    world.put(&later).await;
+
+    let again = world.call(world.event(Route::RevokeSessions)).await;
+    assert_eq!(again.status, 200, "{:#}", again.body);
+    assert_eq!(
+        first.disconnected + again.body["disconnectedCount"].as_u64().expect("count"),
+        10,
+        "exactly the sessions of the first revocation"
+    );
+    for id in before {
+        assert_eq!(stored_status(&world, id).await, SessionStatus::Disconnected);
+    }
+    assert_eq!(stored_status(&world, later.id).await, SessionStatus::Active);
+    let got = world.call(world.get_event(later.id)).await;
+    assert_eq!(got.body["session"]["derivedStatus"], "active");
+
+    // With that revocation finished, the next call is a new one and takes the later client too.
+    let third = world.call(world.event(Route::RevokeSessions)).await;
+    assert_eq!(third.body["disconnectedCount"], 1);
+}
+
+#[tokio::test]
+async fn a_touch_under_the_watermark_fails_before_the_sweep_reaches_it() {
+    let world = World::new().await;
+    let ids = seed(&world, 1).await;
+    world
+        .store
+        .revoke_all(world.org, world.app.id, time::now(), Some(Instant::now()))
+        .await
+        .expect("revoke");
+    assert_eq!(
+        stored_status(&world, ids[0]).await,
+        SessionStatus::Active,
+        "not swept yet"
+    );
+    let touched = world
+        .store
+        .touch_session(world.org, world.app.id, ids[0], time::now())
+        .await
+        .expect("touch");
+    assert_eq!(touched, Touched::NotConnected);
+}
+
+#[tokio::test]
+async fn transaction_conflicts_on_the_application_cannot_hold_off_a_revoke_all() {
+    let world = World::new().await;
+    seed(&world, 5).await;
+    // Every connect is a transaction on the application item; while one is in flight DynamoDB
+    // refuses the watermark write. Five refusals in a row, as a reconnect loop would cause.
+    let proxy = faults::proxy_with(
+        &world.engine.endpoint,
+        Plan {
+            operation: ".UpdateItem",
+            body_contains: layout::SWEEP_PENDING,
+            skip: 0,
+            times: 5,
+            fault: Fault::Conflict,
+        },
+    )
+    .await;
+    let api = api_through(&world, &proxy.endpoint);
+    let reply = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["disconnectedCount"], 5);
+    assert!(
+        proxy.injected() >= 5,
+        "conflicts injected: {}",
+        proxy.injected()
+    );
+}
+
+#[tokio::test]
+async fn connects_that_conflict_with_a_revoke_all_are_retried_not_internal_errors() {
+    let world = World::new().await;
+    let proxy = faults::proxy_with(
+        &world.engine.endpoint,
+        Plan {
+            operation: ".TransactWriteItems",
+            body_contains: "",
+            skip: 0,
+            times: 2,
+            fault: Fault::Conflict,
+        },
+    )
+    .await;
+    let store = DynamoStore::new(client_for(&proxy.endpoint), world.store.table());
+    let s = world.session(Duration::zero());
+    store
+        .create_session(&s)
+        .await
+        .expect("created after the conflicts");
+    assert_eq!(proxy.injected(), 2);
+    assert_eq!(stored_status(&world, s.id).await, SessionStatus::Active);
+}
+
+#[tokio::test]
+async fn a_failing_read_after_progress_answers_202_with_what_was_moved() {
+    let world = World::new().await;
+    // More than one sweep page (1000), so the sweep reads the index twice.
+    let n = 1_050;
+    futures::future::join_all((0..n).map(|i| {
+        let s = world.session(Duration::seconds(10 + i));
+        let store = world.store.clone();
+        async move { store.create_session(&s).await.expect("seed") }
+    }))
+    .await;
+    // The second read of the connected index fails, retries included.
+    let proxy = faults::proxy_with(
+        &world.engine.endpoint,
+        Plan {
+            operation: ".Query",
+            body_contains: layout::INDEX_CONNECTED,
+            skip: 1,
+            times: 100,
+            fault: Fault::Fail,
+        },
+    )
+    .await;
+    let api = api_through(&world, &proxy.endpoint);
+    let first = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
+    assert_eq!(first.status, 202, "{:#}", first.body);
+    let moved = first.body["disconnectedCount"].as_u64().expect("count");
+    assert_eq!(moved, 1_000, "the first page's sessions, reported");
+    first.retry_after();
+    let rest = world.call(world.event(Route::RevokeSessions)).await;
+    assert_eq!(rest.status, 200);
+    assert_eq!(
+        moved + rest.body["disconnectedCount"].as_u64().expect("count"),
+        n as u64,
+        "counts add up across the calls"
+    );
+}
+
+#[tokio::test]
+async fn one_unreadable_item_never_fails_a_list() {
+    let world = World::new().await;
+    let ids = seed(&world, 3).await;
+    // A session item this version cannot read (no id, no name), in the middle of the order.
+    let position = world.session(Duration::seconds(11)).position();
+    let key = format!("{:013}#{}", position.created_at_ms, position.id);
+    world
+        .store
+        .client()
+        .put_item()
+        .table_name(world.store.table())
+        .item(
+            PK,
+            AttributeValue::S(layout::partition_key(world.org, world.app.id)),
+        )
+        .item(SK, AttributeValue::S(layout::session_sk(position.id)))
+        .item(CREATED_KEY, AttributeValue::S(key.clone()))
+        .item(CONNECTED_KEY, AttributeValue::S(key))
+        .item(STATUS, AttributeValue::S("active".into()))
+        .send()
+        .await
+        .expect("raw put");
+    for status in ["active", "all"] {
+        let reply = world.list(&[("status", status)]).await;
+        let mut listed = reply.ids();
+        listed.sort();
+        let mut want: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        want.sort();
+        assert_eq!(
+            listed, want,
+            "{status}: every readable session, the bad one left out"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_page_that_would_outgrow_the_response_stops_early_with_a_cursor() {
+    let world = World::new().await;
+    // Sixteen sessions of about 380 KB each: together over Lambda's 6 MB response limit.
+    let padding = "x".repeat(380 * 1024);
+    let mut ids = Vec::new();
+    for i in 0..16 {
+        let mut s = world.session(Duration::seconds(10 + i));
+        s.client_info = Some(serde_json::json!({"name": "big", "version": "1", "pad": padding}));
+        world.put(&s).await;
+        ids.push(s.id.to_string());
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut query = vec![("status", "all"), ("limit", "100")];
+        if let Some(c) = cursor.as_deref() {
+            query.push(("cursor", c));
+        }
+        let reply = world.list(&query).await;
+        let body = serde_json::to_vec(&reply.body).expect("json");
+        assert!(body.len() < 6_000_000, "page of {} bytes", body.len());
+        seen.extend(reply.ids());
+        pages += 1;
+        cursor = reply.next_cursor();
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(pages >= 2, "the first page stopped early");
+    assert_eq!(seen, ids, "every session exactly once, newest first");
+}
