@@ -85,10 +85,10 @@ pub enum Fault {
 
 /// Which requests a [`proxy_with`] picks: those for `operation` whose body contains
 /// `body_contains`, after the first `skip`, at most `times` of them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub operation: &'static str,
-    pub body_contains: &'static str,
+    pub body_contains: String,
     pub skip: usize,
     pub times: usize,
     pub fault: Fault,
@@ -170,14 +170,14 @@ async fn serve(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let picked = match st.plan {
+        let picked = match &st.plan {
             None => {
                 target.ends_with(st.operation)
                     && (st.seen.fetch_add(1, Ordering::SeqCst) + 1) % st.every.max(1) == 0
             }
             Some(plan) => {
                 target.ends_with(plan.operation)
-                    && String::from_utf8_lossy(&body).contains(plan.body_contains)
+                    && String::from_utf8_lossy(&body).contains(plan.body_contains.as_str())
                     && {
                         let n = st.matched.fetch_add(1, Ordering::SeqCst);
                         n >= plan.skip && n < plan.skip + plan.times

@@ -164,6 +164,24 @@ impl World {
         app
     }
 
+    /// The API the world's functions would build, but talking to `endpoint` (a fault proxy in
+    /// front of the world's engine, say) about the world's table.
+    pub fn api_through(&self, endpoint: &str) -> Api {
+        api_at(endpoint, self.store.table())
+    }
+
+    /// `n` active sessions of the world's application, created 10 s ago and earlier, one
+    /// millisecond apart; their ids, newest first.
+    pub async fn seed(&self, n: i64) -> Vec<Uuid> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let s = self.session(Duration::seconds(10) + Duration::milliseconds(i));
+            self.put(&s).await;
+            ids.push(s.id);
+        }
+        ids
+    }
+
     /// A fresh active session of the world's application, created `age` ago.
     pub fn session(&self, age: Duration) -> Session {
         session_of(&self.app, time::now() - age)
@@ -321,6 +339,15 @@ fn placeholder_app() -> Application {
 }
 
 /// Routes the event to the handler of the route its route key names, as API Gateway would.
+/// An API configured as in the tests' environment, over `table` at `endpoint`.
+pub fn api_at(endpoint: &str, table: &str) -> Api {
+    Api::new(
+        &config(&env(table)),
+        DynamoStore::new(client_for(endpoint), table),
+    )
+    .expect("api")
+}
+
 pub async fn call(api: &Api, event: Event) -> Reply {
     let route = event.route();
     Reply::from_response(api.handle(route, event.request()).await)

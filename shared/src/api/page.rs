@@ -26,17 +26,6 @@ pub enum Step {
     Done,
 }
 
-/// One read's worth of the partition, as the page needs it.
-#[derive(Debug, Default)]
-pub struct Chunk {
-    /// The sessions read, in order.
-    pub sessions: Vec<Session>,
-    /// Where the read ended, counting items that were skipped (unreadable ones too).
-    pub last: Option<Position>,
-    /// No more items after these.
-    pub exhausted: bool,
-}
-
 /// One page being filled: `limit` matching sessions, plus one more read to learn whether more
 /// remain (that one is never returned, only reported as a cursor).
 #[derive(Debug)]
@@ -69,18 +58,21 @@ impl ReadAhead {
         self.size
     }
 
-    /// Takes one read, keeping the sessions `keep` accepts, each weighing `weight` bytes, and
-    /// says what next: done once the page and its one-extra probe are full, the partition is
-    /// exhausted, the page's bytes are spent, or there is no `time_left` for another read;
-    /// else a larger read after the last item seen (matching or not).
+    /// Takes one read: its `sessions` in order, keeping those `keep` accepts, each weighing
+    /// `weight` bytes; `last`, where the read ended (unreadable items it skipped included);
+    /// and whether the partition is `exhausted`. Says what next: done once the page and its
+    /// one-extra probe are full, the partition is exhausted, the page's bytes are spent, or
+    /// there is no `time_left` for another read; else a larger read after `last`.
     pub fn absorb(
         &mut self,
-        chunk: Chunk,
+        sessions: Vec<Session>,
+        last: Option<Position>,
+        exhausted: bool,
         keep: impl Fn(&Session) -> bool,
         weight: impl Fn(&Session) -> usize,
         time_left: bool,
     ) -> Step {
-        for session in chunk.sessions.into_iter().filter(|s| keep(s)) {
+        for session in sessions.into_iter().filter(|s| keep(s)) {
             if self.matched.len() < self.limit {
                 let w = weight(&session);
                 if self.bytes + w > MAX_PAGE_BYTES && !self.matched.is_empty() {
@@ -95,10 +87,10 @@ impl ReadAhead {
                 return Step::Done;
             }
         }
-        if chunk.exhausted {
+        if exhausted {
             return Step::Done;
         }
-        let Some(after) = chunk.last else {
+        let Some(after) = last else {
             return Step::Done;
         };
         if !time_left {
@@ -163,12 +155,17 @@ mod tests {
             .collect()
     }
 
-    fn chunk(sessions: Vec<Session>, exhausted: bool) -> Chunk {
-        Chunk {
-            last: sessions.last().map(Session::position),
-            sessions,
-            exhausted,
-        }
+    /// A read of `sessions` that ended at the last of them.
+    fn read(
+        page: &mut ReadAhead,
+        sessions: Vec<Session>,
+        exhausted: bool,
+        keep: impl Fn(&Session) -> bool,
+        weight: impl Fn(&Session) -> usize,
+        time_left: bool,
+    ) -> Step {
+        let last = sessions.last().map(Session::position);
+        page.absorb(sessions, last, exhausted, keep, weight, time_left)
     }
 
     fn active(s: &Session) -> bool {
@@ -183,10 +180,10 @@ mod tests {
     fn an_unfiltered_full_read_is_one_round_trip_with_a_probe() {
         let mut page = ReadAhead::new(3);
         assert_eq!(page.first_read(), 5, "limit + probe + application item");
-        let read = sessions(5, 1_000);
-        let ids: Vec<Uuid> = read.iter().map(|s| s.id).collect();
+        let batch = sessions(5, 1_000);
+        let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();
         assert_eq!(
-            page.absorb(chunk(read, false), |_| true, small, true),
+            read(&mut page, batch, false, |_| true, small, true),
             Step::Done
         );
         let (page, next) = page.finish();
@@ -202,7 +199,7 @@ mod tests {
     fn exactly_limit_items_left_means_no_cursor() {
         let mut page = ReadAhead::new(3);
         assert_eq!(
-            page.absorb(chunk(sessions(3, 1_000), true), |_| true, small, true),
+            read(&mut page, sessions(3, 1_000), true, |_| true, small, true),
             Step::Done
         );
         let (page, next) = page.finish();
@@ -216,7 +213,7 @@ mod tests {
         let first = sessions(12, 1_000_000);
         let last_seen = first.last().map(Session::position).expect("some");
         // Half match: 6 of the 11 wanted.
-        let step = page.absorb(chunk(first, false), active, small, true);
+        let step = read(&mut page, first, false, active, small, true);
         assert_eq!(
             step,
             Step::Fetch {
@@ -227,7 +224,7 @@ mod tests {
         );
         let mut sizes = vec![];
         for _ in 0..4 {
-            match page.absorb(chunk(sessions(1, 0), false), |_| false, small, true) {
+            match read(&mut page, sessions(1, 0), false, |_| false, small, true) {
                 Step::Fetch { size, .. } => sizes.push(size),
                 Step::Done => panic!("nothing matched, the partition goes on"),
             }
@@ -243,7 +240,7 @@ mod tests {
     fn an_exhausted_partition_ends_the_page_short() {
         let mut page = ReadAhead::new(10);
         assert_eq!(
-            page.absorb(chunk(sessions(4, 1_000), true), active, small, true),
+            read(&mut page, sessions(4, 1_000), true, active, small, true),
             Step::Done
         );
         let (page, next) = page.finish();
@@ -252,7 +249,7 @@ mod tests {
         // An empty read with a continuation (all filtered at the store) also ends it.
         let mut empty = ReadAhead::new(10);
         assert_eq!(
-            empty.absorb(Chunk::default(), active, small, true),
+            empty.absorb(Vec::new(), None, false, active, small, true),
             Step::Done
         );
     }
@@ -261,11 +258,11 @@ mod tests {
     fn matches_across_reads_fill_the_page_and_the_probe() {
         let mut page = ReadAhead::new(2);
         assert!(matches!(
-            page.absorb(chunk(sessions(2, 1_000), false), active, small, true),
+            read(&mut page, sessions(2, 1_000), false, active, small, true),
             Step::Fetch { .. }
         ));
         assert_eq!(
-            page.absorb(chunk(sessions(4, 500), false), active, small, true),
+            read(&mut page, sessions(4, 500), false, active, small, true),
             Step::Done
         );
         let (page, next) = page.finish();
@@ -276,10 +273,10 @@ mod tests {
     #[test]
     fn out_of_time_ends_the_page_with_a_cursor_after_everything_read() {
         let mut page = ReadAhead::new(10);
-        let read = sessions(6, 1_000);
-        let last_read = read.last().map(Session::position);
+        let batch = sessions(6, 1_000);
+        let last_read = batch.last().map(Session::position);
         assert_eq!(
-            page.absorb(chunk(read, false), active, small, false),
+            read(&mut page, batch, false, active, small, false),
             Step::Done
         );
         let (page, next) = page.finish();
@@ -293,31 +290,22 @@ mod tests {
     #[test]
     fn a_skipped_last_item_still_moves_the_read_on() {
         let mut page = ReadAhead::new(10);
-        let read = sessions(3, 1_000);
+        let batch = sessions(3, 1_000);
         let beyond = Position {
             created_at_ms: 990,
             id: Uuid::new_v4(),
         };
-        let step = page.absorb(
-            Chunk {
-                sessions: read,
-                last: Some(beyond),
-                exhausted: false,
-            },
-            active,
-            small,
-            true,
-        );
+        let step = page.absorb(batch, Some(beyond), false, active, small, true);
         assert!(matches!(step, Step::Fetch { after, .. } if after == beyond));
     }
 
     #[test]
     fn a_page_stops_before_its_bytes_run_out_with_a_cursor_after_the_last_that_fits() {
         let mut page = ReadAhead::new(100);
-        let read = sessions(20, 1_000);
+        let batch = sessions(20, 1_000);
         let heavy = |_: &Session| MAX_PAGE_BYTES / 4;
         assert_eq!(
-            page.absorb(chunk(read, false), |_| true, heavy, true),
+            read(&mut page, batch, false, |_| true, heavy, true),
             Step::Done
         );
         let (page, next) = page.finish();
@@ -326,7 +314,7 @@ mod tests {
         // One session larger than the whole budget is still returned alone, not looped on.
         let mut single = ReadAhead::new(100);
         let huge = |_: &Session| MAX_PAGE_BYTES * 2;
-        single.absorb(chunk(sessions(3, 1_000), false), |_| true, huge, true);
+        read(&mut single, sessions(3, 1_000), false, |_| true, huge, true);
         let (page, next) = single.finish();
         assert_eq!(page.len(), 1);
         assert!(next.is_some());

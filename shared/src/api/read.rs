@@ -4,7 +4,7 @@ use lambda_http::{Request, RequestExt};
 use serde::Serialize;
 
 use super::envelope::{path_uuid, to_json, Exchange, Facts, Reply};
-use super::page::{Chunk, ReadAhead, Step};
+use super::page::{ReadAhead, Step};
 use super::{store_error, Api};
 use crate::cursor::CursorBinding;
 use crate::error::ApiError;
@@ -96,14 +96,15 @@ impl Api {
         let mut cut_short = false;
         loop {
             skipped += chunk.skipped;
-            let read = Chunk {
-                sessions: chunk.sessions,
-                last: chunk.last,
-                exhausted: chunk.exhausted,
-            };
-            let Step::Fetch { after, size } =
-                page.absorb(read, keep, weight, !cut_short && !budget.spent())
-            else {
+            let time_left = !cut_short && !budget.spent();
+            let Step::Fetch { after, size } = page.absorb(
+                chunk.sessions,
+                chunk.last,
+                chunk.exhausted,
+                keep,
+                weight,
+                time_left,
+            ) else {
                 break;
             };
             chunk = match self

@@ -8,12 +8,12 @@ use aws_sdk_dynamodb::types::{
 use uuid::Uuid;
 
 use super::layout::*;
-use super::{classify, DynamoStore, StoreError};
+use super::{classify, Budget, DynamoStore, StoreError};
 use crate::model::{Session, SessionStatus};
 use crate::time::Timestamp;
 
 /// Attempts at a session create while its transaction conflicts or is throttled.
-const CREATE_ATTEMPTS: u32 = 4;
+const CREATE_ATTEMPTS: u32 = 5;
 
 /// What a touch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,22 +48,13 @@ impl DynamoStore {
     /// after the session connected: a transaction checks the application's watermark, so a
     /// connect racing a revoke-all is either swept by it or refused here.
     pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        let mut attempt = 0u32;
-        loop {
-            match self.try_create_session(session).await {
-                // A transaction conflict (a revoke-all raising the watermark) or throttling: the
-                // transaction wrote nothing, so trying again is safe.
-                Err(StoreError::Unavailable(detail)) if attempt < CREATE_ATTEMPTS => {
-                    attempt += 1;
-                    tracing::debug!(error = %detail, attempt, "session create retried");
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        (20u64 << attempt) + rand::random_range(0..20u64),
-                    ))
-                    .await;
-                }
-                other => return other,
-            }
-        }
+        // A transaction conflict (a revoke-all raising the watermark) or throttling: the
+        // transaction wrote nothing, so trying again is safe.
+        Budget::unbounded()
+            .retrying("TransactWriteItems", CREATE_ATTEMPTS, || {
+                self.try_create_session(session)
+            })
+            .await
     }
 
     async fn try_create_session(&self, session: &Session) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@
 //! - [`reads`]: one session, a page of sessions;
 //! - [`lifecycle`]: a session's writes (create, touch, disconnect);
 //! - [`revoke`]: revoke-all's watermark and sweep;
+//! - [`budget`]: the time a request may spend, and the one retry loop;
 //! - [`schema`]: creating the table (tools and tests only; in AWS the template creates it);
 //! - [`transport`]: the HTTPS client and SDK configuration.
 //!
@@ -13,6 +14,7 @@
 //! [`StoreError::SessionNotFound`]); an `Option` in a result never means "not there".
 
 mod applications;
+mod budget;
 pub mod layout;
 mod lifecycle;
 mod reads;
@@ -30,8 +32,9 @@ use crate::model::{Application, Session};
 use crate::time::Timestamp;
 use layout::DecodeError;
 
+pub use budget::{Budget, DEADLINE_MARGIN};
 pub use lifecycle::{Disconnected, Touched};
-pub use revoke::{Budget, RevokeOutcome, REVOKE_CONCURRENCY, REVOKE_DEADLINE_MARGIN};
+pub use revoke::{RevokeOutcome, REVOKE_CONCURRENCY};
 
 /// Why a store call failed, at the granularity the API needs.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,7 @@
 //! revocation (up to its watermark) instead of starting a new one, so clients that
 //! re-authenticated after it, as they were told to, are never revoked by a retry.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
@@ -15,20 +14,15 @@ use uuid::Uuid;
 
 use super::layout::*;
 use super::lifecycle::Transition;
-use super::{classify, DynamoStore, StoreError};
+use super::{classify, Budget, DynamoStore, StoreError};
 use crate::time::{self, Timestamp};
 
 /// How many conditional updates a revoke keeps in flight at once.
 pub const REVOKE_CONCURRENCY: usize = 32;
-/// How close to its deadline a revoke stops starting new writes, leaving time to answer.
-pub const REVOKE_DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// Attempts per session while the table throttles (each attempt has the SDK's own retries).
 const REVOKE_ITEM_ATTEMPTS: u32 = 5;
 /// Attempts at the watermark while transactions on the application item (connects) conflict.
 const WATERMARK_ATTEMPTS: u32 = 12;
-/// The least time a call is given, however close the deadline: the watermark write that
-/// makes a revocation take effect is worth starting even at the last moment.
-const MIN_CALL_TIME: Duration = Duration::from_millis(250);
 /// Page size of the revoke sweep over the connected index.
 const REVOKE_PAGE: i32 = 1000;
 
@@ -43,61 +37,6 @@ pub struct RevokeOutcome {
     pub complete: bool,
 }
 
-/// The time left to an invocation, for bounding each call to DynamoDB by it.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    deadline: Option<Instant>,
-    margin: Duration,
-}
-
-impl Budget {
-    /// The margin shrinks with a short invocation (a local runner's 3 s default) so that some
-    /// work still happens; in AWS, with a 29 s timeout, it is the full 2 s.
-    pub fn new(deadline: Option<Instant>) -> Self {
-        let margin = deadline.map_or(REVOKE_DEADLINE_MARGIN, |d| {
-            REVOKE_DEADLINE_MARGIN.min(d.saturating_duration_since(Instant::now()) / 3)
-        });
-        Budget { deadline, margin }
-    }
-
-    /// No new call should start.
-    pub fn spent(&self) -> bool {
-        self.deadline
-            .is_some_and(|d| Instant::now() + self.margin >= d)
-    }
-
-    /// Whether a pause of `pause` still leaves room for the call after it.
-    fn allows(&self, pause: Duration) -> bool {
-        self.deadline
-            .is_none_or(|d| Instant::now() + pause + self.margin < d)
-    }
-
-    /// Runs one call, cut off when it would overrun the deadline less the margin: an SDK
-    /// attempt (12 s) plus its retries can be longer than what is left, and a function killed
-    /// at its deadline answers nothing at all.
-    pub async fn bound<T>(
-        &self,
-        op: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        let Some(deadline) = self.deadline else {
-            return call.await;
-        };
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .saturating_sub(self.margin / 2)
-            .max(MIN_CALL_TIME);
-        tokio::time::timeout(left, call)
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable(format!("{op}: out of time"))))
-    }
-}
-
-/// Jittered exponential backoff: about 25 ms, 50 ms, 100 ms, … up to 1.6 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((25u64 << attempt.min(6)) + rand::random_range(0..25u64))
-}
-
 impl DynamoStore {
     /// Revoke-all: raises the application's revocation watermark (or takes up the revocation
     /// whose sweep a previous call left pending), then disconnects every session that connected
@@ -108,7 +47,7 @@ impl DynamoStore {
     /// whose answer was lost is recognised by the call's id it left behind.
     ///
     /// With a `deadline`, each call to DynamoDB is bounded by the time left, and no new write
-    /// starts within [`REVOKE_DEADLINE_MARGIN`] of it; writes that stay throttled are left too.
+    /// starts within [`super::budget::DEADLINE_MARGIN`] of it; writes that stay throttled are left too.
     /// After any progress a failing read ends the sweep early instead of failing the call, so
     /// what was moved is always reported. The outcome then says `complete: false`, and the
     /// watermark already makes every session not reached read as disconnected; calling again
@@ -242,58 +181,45 @@ impl DynamoStore {
         now: Timestamp,
         budget: &Budget,
     ) -> Result<Timestamp, StoreError> {
-        let mut attempt = 0u32;
-        loop {
-            let update = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(app_key(organization_id, application_id)))
-                .update_expression("SET #rb = :now, #sp = :true")
-                .condition_expression(
-                    "attribute_exists(#pk) AND (attribute_not_exists(#sp) OR #sp = :false) \
-                     AND (attribute_not_exists(#rb) OR #rb < :now)",
-                )
-                .expression_attribute_names("#rb", REVOKED_BEFORE)
-                .expression_attribute_names("#sp", SWEEP_PENDING)
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":now", ts(&now))
-                .expression_attribute_values(":true", AttributeValue::Bool(true))
-                .expression_attribute_values(":false", AttributeValue::Bool(false))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send();
-            let result = budget
-                .bound("UpdateItem", async {
-                    match update.await {
-                        Ok(_) => Ok(now),
-                        Err(e) => match e.as_service_error() {
-                            Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                                // A pending sweep, or an equal or newer watermark: take it up.
-                                c.item()
-                                    .filter(|old| !old.is_empty())
-                                    .and_then(|old| string_attr(old, REVOKED_BEFORE))
-                                    .and_then(|raw| time::parse(raw).ok())
-                                    .ok_or(StoreError::ApplicationNotFound)
-                            }
-                            _ => Err(classify("UpdateItem", e)),
-                        },
-                    }
-                })
-                .await;
-            match result {
-                Err(StoreError::Unavailable(detail)) => {
-                    attempt += 1;
-                    let pause = backoff(attempt);
-                    if attempt >= WATERMARK_ATTEMPTS || !budget.allows(pause) {
-                        return Err(StoreError::Unavailable(detail));
-                    }
-                    tokio::time::sleep(pause).await;
+        budget
+            .retrying("UpdateItem", WATERMARK_ATTEMPTS, || async {
+                let update = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(app_key(organization_id, application_id)))
+                    .update_expression("SET #rb = :now, #sp = :true")
+                    .condition_expression(
+                        "attribute_exists(#pk) AND (attribute_not_exists(#sp) OR #sp = :false) \
+                         AND (attribute_not_exists(#rb) OR #rb < :now)",
+                    )
+                    .expression_attribute_names("#rb", REVOKED_BEFORE)
+                    .expression_attribute_names("#sp", SWEEP_PENDING)
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(":now", ts(&now))
+                    .expression_attribute_values(":true", AttributeValue::Bool(true))
+                    .expression_attribute_values(":false", AttributeValue::Bool(false))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+                    .await;
+                match update {
+                    Ok(_) => Ok(now),
+                    Err(e) => match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                            // A pending sweep, or an equal or newer watermark: take it up.
+                            c.item()
+                                .filter(|old| !old.is_empty())
+                                .and_then(|old| string_attr(old, REVOKED_BEFORE))
+                                .and_then(|raw| time::parse(raw).ok())
+                                .ok_or(StoreError::ApplicationNotFound)
+                        }
+                        _ => Err(classify("UpdateItem", e)),
+                    },
                 }
-                other => return other,
-            }
-        }
+            })
+            .await
     }
 
     /// Marks the revocation at `watermark` swept, unless a newer one replaced it meanwhile.
@@ -325,9 +251,9 @@ impl DynamoStore {
         }
     }
 
-    /// [`Self::disconnect`] for the sweep, retried with jittered backoff while the table is
-    /// throttling and time remains. Safe to retry: the transition is conditional, and an
-    /// attempt that succeeded unseen is recognised by the call's id.
+    /// [`Self::disconnect`] for the sweep, retried while the table is throttling and time
+    /// remains. Safe to retry: the transition is conditional, and an attempt that succeeded
+    /// unseen is recognised by the call's id.
     async fn disconnect_with_retries(
         &self,
         key: Item,
@@ -335,65 +261,10 @@ impl DynamoStore {
         call: Uuid,
         budget: &Budget,
     ) -> Result<Transition, StoreError> {
-        let mut attempt = 0u32;
-        loop {
-            let write = self.disconnect(key.clone(), watermark, call, Some(watermark));
-            match budget.bound("UpdateItem", write).await {
-                Err(StoreError::Unavailable(detail)) => {
-                    attempt += 1;
-                    let pause = backoff(attempt);
-                    if attempt >= REVOKE_ITEM_ATTEMPTS || !budget.allows(pause) {
-                        return Err(StoreError::Unavailable(detail));
-                    }
-                    tokio::time::sleep(pause).await;
-                }
-                other => return other,
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_call_is_cut_off_before_the_deadline_and_reads_as_unavailable() {
-        let budget = Budget::new(Some(Instant::now() + Duration::from_millis(900)));
-        let started = Instant::now();
-        let slow = async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            Ok::<_, StoreError>(())
-        };
-        let result = budget.bound("Query", slow).await;
-        assert!(
-            matches!(result, Err(StoreError::Unavailable(_))),
-            "{result:?}"
-        );
-        // Cut off, not waited out (the call alone takes 5 s); the exact instant is the timer's,
-        // which a loaded machine delays.
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
-    }
-
-    #[tokio::test]
-    async fn without_a_deadline_calls_run_to_the_end() {
-        let budget = Budget::new(None);
-        let result = budget
-            .bound("Query", async { Ok::<_, StoreError>(7) })
-            .await;
-        assert_eq!(result.ok(), Some(7));
-        assert!(!budget.spent());
-    }
-
-    #[test]
-    fn the_margin_shrinks_with_a_short_invocation() {
-        let short = Budget::new(Some(Instant::now() + Duration::from_secs(3)));
-        assert!(short.margin <= Duration::from_secs(1));
-        let long = Budget::new(Some(Instant::now() + Duration::from_secs(29)));
-        assert_eq!(long.margin, REVOKE_DEADLINE_MARGIN);
+        budget
+            .retrying("UpdateItem", REVOKE_ITEM_ATTEMPTS, || {
+                self.disconnect(key.clone(), watermark, call, Some(watermark))
+            })
+            .await
     }
 }

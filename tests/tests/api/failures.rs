@@ -1,10 +1,8 @@
 //! Who may call (401/403 and the dev verifier) and how failures look (503, 500), for every route.
 
 use chrono::Duration;
-use sessions::api::Api;
 use sessions::route::Route;
-use sessions::store::DynamoStore;
-use sessions_tests::{call, client_for, config, dev_token, env, faults, Event, World, DEV_SECRET};
+use sessions_tests::{api_at, call, dev_token, faults, Event, World, DEV_SECRET};
 
 /// One event per route of the API (`Route::ALL`): a new route is covered without a change here.
 fn routes(world: &World) -> Vec<Event> {
@@ -179,11 +177,7 @@ async fn dev_verifier_refuses_forged_expired_and_malformed_tokens() {
 async fn unreachable_table_is_503_with_retry_after_on_every_route() {
     let endpoint = faults::unreachable().await;
     let world = World::new().await;
-    let api = Api::new(
-        &config(&env("sessions")),
-        DynamoStore::new(client_for(&endpoint), "sessions"),
-    )
-    .expect("api");
+    let api = api_at(&endpoint, "sessions");
     for event in routes(&world) {
         let reply = call(&api, event).await;
         let message = reply.expect_error(503, "unavailable");
@@ -199,11 +193,7 @@ async fn unreachable_table_is_503_with_retry_after_on_every_route() {
 async fn throttling_is_503_with_retry_after() {
     let endpoint = faults::always(400, "ThrottlingException").await;
     let world = World::new().await;
-    let api = Api::new(
-        &config(&env("sessions")),
-        DynamoStore::new(client_for(&endpoint), "sessions"),
-    )
-    .expect("api");
+    let api = api_at(&endpoint, "sessions");
     let reply = call(&api, world.event(Route::ListSessions)).await;
     reply.expect_error(503, "unavailable");
     reply.retry_after();
@@ -213,11 +203,7 @@ async fn throttling_is_503_with_retry_after() {
 async fn other_dependency_errors_are_500_without_internals() {
     let endpoint = faults::always(400, "ResourceNotFoundException").await;
     let world = World::new().await;
-    let api = Api::new(
-        &config(&env("secret-table-name")),
-        DynamoStore::new(client_for(&endpoint), "secret-table-name"),
-    )
-    .expect("api");
+    let api = api_at(&endpoint, "secret-table-name");
     for event in routes(&world) {
         let reply = call(&api, event).await;
         let message = reply.expect_error(500, "internal");

@@ -5,34 +5,14 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
-use sessions::api::Api;
 use sessions::model::SessionStatus;
 use sessions::route::Route;
 use sessions::store::layout::{self, CONNECTED_KEY, CREATED_KEY, PK, SK, STATUS};
 use sessions::store::{DynamoStore, Touched};
 use sessions::time;
 use sessions_tests::faults::{self, Fault, Plan};
-use sessions_tests::{client_for, config, env, World};
+use sessions_tests::{client_for, World};
 use uuid::Uuid;
-
-fn api_through(world: &World, endpoint: &str) -> Api {
-    let table = world.store.table().to_string();
-    Api::new(
-        &config(&env(&table)),
-        DynamoStore::new(client_for(endpoint), table),
-    )
-    .expect("api")
-}
-
-async fn seed(world: &World, n: i64) -> Vec<Uuid> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let s = world.session(Duration::seconds(10 + i));
-        world.put(&s).await;
-        ids.push(s.id);
-    }
-    ids
-}
 
 async fn stored_status(world: &World, id: Uuid) -> SessionStatus {
     world
@@ -47,7 +27,7 @@ async fn stored_status(world: &World, id: Uuid) -> SessionStatus {
 #[tokio::test]
 async fn calling_again_after_a_202_finishes_that_revocation_and_spares_later_connects() {
     let world = World::new().await;
-    let before = seed(&world, 10).await;
+    let before = world.seed(10).await;
     // No time at all: the watermark is set, nothing is swept.
     let first = world
         .store
@@ -82,7 +62,7 @@ async fn calling_again_after_a_202_finishes_that_revocation_and_spares_later_con
 #[tokio::test]
 async fn a_touch_under_the_watermark_fails_before_the_sweep_reaches_it() {
     let world = World::new().await;
-    let ids = seed(&world, 1).await;
+    let ids = world.seed(1).await;
     world
         .store
         .revoke_all(world.org, world.app.id, time::now(), Some(Instant::now()))
@@ -104,21 +84,21 @@ async fn a_touch_under_the_watermark_fails_before_the_sweep_reaches_it() {
 #[tokio::test]
 async fn transaction_conflicts_on_the_application_cannot_hold_off_a_revoke_all() {
     let world = World::new().await;
-    seed(&world, 5).await;
+    world.seed(5).await;
     // Every connect is a transaction on the application item; while one is in flight DynamoDB
     // refuses the watermark write. Five refusals in a row, as a reconnect loop would cause.
     let proxy = faults::proxy_with(
         &world.engine.endpoint,
         Plan {
             operation: ".UpdateItem",
-            body_contains: layout::SWEEP_PENDING,
+            body_contains: layout::SWEEP_PENDING.into(),
             skip: 0,
             times: 5,
             fault: Fault::Conflict,
         },
     )
     .await;
-    let api = api_through(&world, &proxy.endpoint);
+    let api = world.api_through(&proxy.endpoint);
     let reply = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["disconnectedCount"], 5);
@@ -136,7 +116,7 @@ async fn connects_that_conflict_with_a_revoke_all_are_retried_not_internal_error
         &world.engine.endpoint,
         Plan {
             operation: ".TransactWriteItems",
-            body_contains: "",
+            body_contains: String::new(),
             skip: 0,
             times: 2,
             fault: Fault::Conflict,
@@ -169,14 +149,14 @@ async fn a_failing_read_after_progress_answers_202_with_what_was_moved() {
         &world.engine.endpoint,
         Plan {
             operation: ".Query",
-            body_contains: layout::INDEX_CONNECTED,
+            body_contains: layout::INDEX_CONNECTED.into(),
             skip: 1,
             times: 100,
             fault: Fault::Fail,
         },
     )
     .await;
-    let api = api_through(&world, &proxy.endpoint);
+    let api = world.api_through(&proxy.endpoint);
     let first = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
     assert_eq!(first.status, 202, "{:#}", first.body);
     let moved = first.body["disconnectedCount"].as_u64().expect("count");
@@ -194,7 +174,7 @@ async fn a_failing_read_after_progress_answers_202_with_what_was_moved() {
 #[tokio::test]
 async fn one_unreadable_item_never_fails_a_list() {
     let world = World::new().await;
-    let ids = seed(&world, 3).await;
+    let ids = world.seed(3).await;
     // A session item this version cannot read (no id, no name), in the middle of the order.
     let position = world.session(Duration::seconds(11)).position();
     let key = format!("{:013}#{}", position.created_at_ms, position.id);

@@ -6,21 +6,12 @@ use std::time::Instant;
 
 use chrono::Duration;
 use lambda_http::RequestExt;
-use sessions::api::Api;
 use sessions::model::{SessionStatus, StatusContext};
 use sessions::route::Route;
-use sessions::store::{Disconnected, DynamoStore, StoreError, Touched};
+use sessions::store::{Disconnected, StoreError, Touched};
 use sessions::time;
-use sessions_tests::faults::{self, Fault};
-use sessions_tests::{client_for, config, env, Reply, World};
-
-async fn seed(world: &World, n: i64) {
-    for i in 0..n {
-        world
-            .put(&world.session(Duration::milliseconds(i + 10)))
-            .await;
-    }
-}
+use sessions_tests::faults::{self, Fault, Plan};
+use sessions_tests::{Reply, World};
 
 /// Stored statuses of every session of the world's application.
 async fn stored(world: &World) -> Vec<sessions::model::Session> {
@@ -53,7 +44,7 @@ async fn stored(world: &World) -> Vec<sessions::model::Session> {
 #[tokio::test]
 async fn out_of_time_still_leaves_nothing_connected_and_the_next_call_finishes() {
     let world = World::new().await;
-    seed(&world, 40).await;
+    world.seed(40).await;
     let first = world
         .store
         .revoke_all(world.org, world.app.id, time::now(), Some(Instant::now()))
@@ -81,7 +72,7 @@ async fn out_of_time_still_leaves_nothing_connected_and_the_next_call_finishes()
 #[tokio::test]
 async fn handler_answers_202_with_retry_after_when_the_invocation_runs_out_of_time() {
     let world = World::new().await;
-    seed(&world, 10).await;
+    world.seed(10).await;
     let mut context = lambda_http::Context::default();
     // No time left: the watermark is written, the sweep does not start.
     context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
@@ -106,28 +97,43 @@ async fn handler_answers_202_with_retry_after_when_the_invocation_runs_out_of_ti
     );
 }
 
-fn api_through(world: &World, endpoint: &str) -> Api {
-    let table = world.store.table().to_string();
-    Api::new(
-        &config(&env(&table)),
-        DynamoStore::new(client_for(endpoint), table),
-    )
-    .expect("api")
-}
-
 #[tokio::test]
 async fn throttled_writes_are_retried_and_counted_once() {
     let world = World::new().await;
-    seed(&world, 60).await;
-    let proxy = faults::proxy(&world.engine.endpoint, ".UpdateItem", 3, Fault::Throttle).await;
-    let api = api_through(&world, &proxy.endpoint);
+    let ids = world.seed(60).await;
+    let (flaky, stuck) = (ids[10], ids[20]);
+    // One session's write is throttled on six attempts in a row: more than the SDK's own
+    // three, so the store's retry loop is what moves it. Another's is throttled on every
+    // attempt: the call leaves it, answers 202, and the next call moves it.
+    let plan = |id: uuid::Uuid, times: usize| Plan {
+        operation: ".UpdateItem",
+        body_contains: id.to_string(),
+        skip: 0,
+        times,
+        fault: Fault::Throttle,
+    };
+    let first_proxy = faults::proxy_with(&world.engine.endpoint, plan(flaky, 6)).await;
+    let second_proxy = faults::proxy_with(&first_proxy.endpoint, plan(stuck, usize::MAX / 2)).await;
+    let api = world.api_through(&second_proxy.endpoint);
     let reply = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
-    assert_eq!(reply.body["disconnectedCount"], 60);
+    assert_eq!(reply.status, 202, "{:#}", reply.body);
+    reply.retry_after();
+    assert_eq!(reply.body["disconnectedCount"], 59);
+    assert_eq!(
+        first_proxy.injected(),
+        6,
+        "the flaky write was refused six times, then moved"
+    );
     assert!(
-        proxy.injected() >= 20,
-        "faults were injected: {}",
-        proxy.injected()
+        second_proxy.injected() > 3,
+        "the stuck write went through the store's retries: {}",
+        second_proxy.injected()
+    );
+    let rest = world.call(world.event(Route::RevokeSessions)).await;
+    assert_eq!(rest.status, 200, "{:#}", rest.body);
+    assert_eq!(
+        rest.body["disconnectedCount"], 1,
+        "counts add up across the calls"
     );
     assert!(stored(&world)
         .await
@@ -138,11 +144,11 @@ async fn throttled_writes_are_retried_and_counted_once() {
 #[tokio::test]
 async fn a_write_whose_answer_was_lost_is_counted_once() {
     let world = World::new().await;
-    seed(&world, 30).await;
+    world.seed(30).await;
     // Every other UpdateItem reaches the table, but its answer never comes back: the SDK
     // retries, the retry's condition fails, and the revocation id shows it was ours.
     let proxy = faults::proxy(&world.engine.endpoint, ".UpdateItem", 2, Fault::LoseAnswer).await;
-    let api = api_through(&world, &proxy.endpoint);
+    let api = world.api_through(&proxy.endpoint);
     let reply = sessions_tests::call(&api, world.event(Route::RevokeSessions)).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["disconnectedCount"], 30);
@@ -153,9 +159,10 @@ async fn a_write_whose_answer_was_lost_is_counted_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_revokes_connects_and_touches_stay_exact_over_many_trials() {
+    let mut raced = 0;
     for trial in 0..8 {
         let world = World::new().await;
-        seed(&world, 25).await;
+        world.seed(25).await;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
 
         // A connection gateway: connects new clients and touches existing ones meanwhile.
@@ -229,6 +236,8 @@ async fn concurrent_revokes_connects_and_touches_stay_exact_over_many_trials() {
             revoked_before: app.revoked_before,
         };
         let latest_start = replies.iter().map(|(s, _)| *s).max().unwrap_or(returned);
+        let first_start = replies.iter().map(|(s, _)| *s).min().unwrap_or(returned);
+        let watermark = app.revoked_before.expect("revoked");
         for s in &sessions {
             if s.connected_since() < latest_start {
                 assert!(
@@ -236,8 +245,23 @@ async fn concurrent_revokes_connects_and_touches_stay_exact_over_many_trials() {
                     "trial {trial}: a session that connected before the revoke reads connected"
                 );
             }
+            // Stored, not only derived: the disconnect event comes from the stored change, so
+            // the sweep must have moved every session the watermark covers.
+            if s.connected_since() <= watermark {
+                assert_eq!(
+                    s.status,
+                    SessionStatus::Disconnected,
+                    "trial {trial}: a session under the watermark was never moved"
+                );
+            }
         }
+        raced += sessions
+            .iter()
+            .filter(|s| created.contains(&s.id))
+            .filter(|s| s.connected_since() >= first_start && s.connected_since() <= returned)
+            .count();
     }
+    assert!(raced > 0, "connects happened while the revokes ran");
 }
 
 /// Every stream record of the table, oldest first.
@@ -383,7 +407,7 @@ async fn every_disconnect_produces_exactly_one_stream_record() {
 async fn a_deadline_that_is_not_a_wall_clock_time_is_ignored() {
     // cargo lambda watch sends a bare duration (600000) where Lambda sends epoch milliseconds.
     let world = World::new().await;
-    seed(&world, 3).await;
+    world.seed(3).await;
     let mut context = lambda_http::Context::default();
     context.deadline = 600_000;
     let req = world

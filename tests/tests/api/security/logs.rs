@@ -11,12 +11,10 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use sessions::api::Api;
 use sessions::route::Route;
-use sessions::store::DynamoStore;
 use sessions_tests::process::alone;
 use sessions_tests::{
-    call, client_for, config, dev_token, env, faults, Event, Reply, World, CURSOR_KEY, DEV_SECRET,
+    api_at, call, dev_token, faults, Event, Reply, World, CURSOR_KEY, DEV_SECRET,
 };
 use uuid::Uuid;
 
@@ -176,11 +174,7 @@ async fn logged() {
         .to_string();
     replies.push(gateway.call(event).await);
     // A failing dependency: its error is logged, with nothing secret in it.
-    let down = Api::new(
-        &config(&env("sessions")),
-        DynamoStore::new(client_for(&faults::unreachable().await), "sessions"),
-    )
-    .expect("api");
+    let down = api_at(&faults::unreachable().await, "sessions");
     replies.push(call(&down, gateway.event(Route::ListSessions)).await);
 
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
