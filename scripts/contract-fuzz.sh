@@ -124,7 +124,7 @@ admin=target/debug/sessions-admin
 "$admin" create-session --app "$DEMO_APP" --id "$DEMO_SESSION" --name claude-desktop \
     --hostname laptop --user-agent claude-desktop/0.9.3 \
     --client-info '{"name":"claude-ai","version":"0.1.0"}' >/dev/null
-TOKEN=$("$admin" token --org "$DEMO_ORG" --scope "sessions:read sessions:write" --ttl-seconds 3600 |
+TOKEN=$("$admin" token --org "$DEMO_ORG" --scope "sessions:read sessions:write sessions:connect" --ttl-seconds 3600 |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])') ||
     die "sessions-admin token printed no token"
 
@@ -177,6 +177,8 @@ say "schemathesis: $FUZZ_MAX_EXAMPLES examples per operation, seed $FUZZ_SEED"
 SPEC=$(realpath "${FUZZ_SPEC:-openapi.yaml}")
 # From $OUT, so schemathesis' and hypothesis' caches (.schemathesis/, .hypothesis/) land there.
 cd "$OUT"
+# Requests the local emulator cannot carry (see the hooks' docstring) are not generated.
+PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=fuzz_hooks \
 schemathesis run "$SPEC" \
     --url "$API" \
     --header "Authorization: Bearer $TOKEN" \

@@ -3,8 +3,13 @@
 #
 #   1. builds the engine, the admin CLI and the functions;
 #   2. starts dev-engine (a DynamoDB-compatible endpoint) on 127.0.0.1:$DEV_ENGINE_PORT;
-#   3. creates the table, a demo application and 40 sessions, mints a dev token;
-#   4. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
+#   3. creates the table, a demo application and 40 sessions, mints two dev tokens (one
+#      for the management routes, one with sessions:connect for the connection side);
+#   4. keeps the demo's connected sessions alive: a background loop heartbeats every one
+#      of them every $DEMO_KEEPALIVE_SECONDS s (`sessions-admin heartbeat-all`), as a
+#      connection holder would, and once the API is up invokes the sweep-sessions
+#      function every minute, as EventBridge Scheduler does in AWS;
+#   5. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
 #      /api/v1/... paths, calls each function once so that watch has built and started it,
 #      then prints ready-to-run curl lines.
 #
@@ -21,6 +26,12 @@ ROOT=$PWD
 : "${DEMO_ORG:=0b7e0d4e-5d6f-4f7a-9a53-1d2b3c4d5e6f}"
 : "${DEMO_APP:=550e8400-e29b-41d4-a716-446655440000}"
 : "${DEMO_SESSIONS:=40}"
+# Seconds between two heartbeats of every connected demo session; 0: none, so that they
+# time out (after SESSIONS_HEARTBEAT_TIMEOUT_SECONDS, 90 by default) and the sweep stores them
+# disconnected.
+: "${DEMO_KEEPALIVE_SECONDS:=30}"
+# Seconds between two sweeps (EventBridge Scheduler's rate in AWS: one minute).
+: "${DEMO_SWEEP_SECONDS:=60}"
 
 : "${SESSIONS_TABLE:=sessions}"
 : "${AWS_ENDPOINT_URL_DYNAMODB:=http://127.0.0.1:${DEV_ENGINE_PORT}}"
@@ -40,13 +51,17 @@ export SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS
 # settings are passed only when set, so the functions' own defaults apply.
 FUNCTION_ENV=(SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY
     AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG)
-OPTIONAL_FUNCTION_ENV=(SESSIONS_IDLE_SECONDS SESSIONS_ORG_CLAIM SESSIONS_CURSOR_KEY_PREVIOUS
-    SESSIONS_DEV_JWT_ISSUER SESSIONS_DEV_JWT_AUDIENCE)
+OPTIONAL_FUNCTION_ENV=(SESSIONS_IDLE_SECONDS SESSIONS_HEARTBEAT_TIMEOUT_SECONDS SESSIONS_ORG_CLAIM
+    SESSIONS_CURSOR_KEY_PREVIOUS SESSIONS_DEV_JWT_ISSUER SESSIONS_DEV_JWT_AUDIENCE
+    SESSIONS_RETENTION_DAYS)
 
 STATE_DIR=$ROOT/.dev
 ENGINE_LOG=$STATE_DIR/engine.log
 WATCH_ENV=$STATE_DIR/watch.env
-FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session)
+KEEPALIVE_LOG=$STATE_DIR/keepalive.log
+# The workspace's functions (root Cargo.toml, functions/*): the routes', then the scheduled one.
+FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session
+    connect-session heartbeat-session disconnect-session sweep-sessions)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -57,11 +72,13 @@ source "$ROOT/scripts/processes.sh"
 # --- cleanup: stop what we started, whole process groups --------------------
 ENGINE_PID=""
 WATCH_PID=""
+KEEPALIVE_PID=""
 
 
 cleanup() {
     trap - EXIT INT TERM HUP
-    # Watch first: its functions talk to the engine until they are gone.
+    # The keep-alive loop and watch first: they talk to the engine until they are gone.
+    [[ -n $KEEPALIVE_PID ]] && stop_group "$KEEPALIVE_PID" "the keep-alive loop"
     [[ -n $WATCH_PID ]] && stop_group "$WATCH_PID" "cargo lambda watch"
     [[ -n $ENGINE_PID ]] && stop_group "$ENGINE_PID" "dev-engine"
     wait 2>/dev/null || true
@@ -119,6 +136,8 @@ say "creating table $SESSIONS_TABLE, application $DEMO_APP and $DEMO_SESSIONS se
 "$admin" create-app --org "$DEMO_ORG" --id "$DEMO_APP" --name "Demo agent"
 seed_json=$("$admin" seed --app "$DEMO_APP" --count "$DEMO_SESSIONS")
 token_json=$("$admin" token --org "$DEMO_ORG" --scope "sessions:read sessions:write")
+# The connection side's own scope: the management token does not grant it, nor it anything else.
+connect_token_json=$("$admin" token --org "$DEMO_ORG" --scope "sessions:connect" --sub "dev-gateway")
 
 # json_get KEY... < JSON: prints the string at that path (integers index arrays).
 json_get() {
@@ -131,7 +150,41 @@ if not isinstance(node, str) or not node:
 print(node)' "$@" 2>/dev/null
 }
 TOKEN=$(json_get token <<<"$token_json") || die "sessions-admin token printed no token: $token_json"
+CONNECT_TOKEN=$(json_get token <<<"$connect_token_json") \
+    || die "sessions-admin token printed no token: $connect_token_json"
 SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
+
+# --- keep-alive and sweep ----------------------------------------------------
+# What the connection holder and EventBridge Scheduler do in AWS. Every seeded session's last
+# sign of life is the moment it was written, so the first heartbeat goes out now, before the
+# functions are built and served (which can take minutes), and then every
+# $DEMO_KEEPALIVE_SECONDS s. The sweep is the sweep-sessions function itself, invoked through
+# watch once it serves (the marker file), every $DEMO_SWEEP_SECONDS s. Output goes to
+# .dev/keepalive.log; the functions' own log lines appear in watch's output.
+SERVING=$STATE_DIR/serving
+rm -f "$SERVING"
+keep_alive() {
+    local next_beat=0 next_sweep=0 now
+    while :; do
+        now=$SECONDS
+        if ((DEMO_KEEPALIVE_SECONDS > 0 && now >= next_beat)); then
+            "$admin" heartbeat-all --app "$DEMO_APP" >>"$KEEPALIVE_LOG" 2>&1 \
+                || echo "heartbeat-all failed (see above)" >>"$KEEPALIVE_LOG"
+            next_beat=$((now + DEMO_KEEPALIVE_SECONDS))
+        fi
+        if [[ -f $SERVING ]] && ((DEMO_SWEEP_SECONDS > 0 && now >= next_sweep)); then
+            cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$DEV_API_PORT" \
+                --data-ascii '{}' sweep-sessions >>"$KEEPALIVE_LOG" 2>&1 \
+                || echo "sweep-sessions failed (see above)" >>"$KEEPALIVE_LOG"
+            echo >>"$KEEPALIVE_LOG"
+            next_sweep=$((now + DEMO_SWEEP_SECONDS))
+        fi
+        sleep 1
+    done
+}
+: >"$KEEPALIVE_LOG"
+start_group keep_alive
+KEEPALIVE_PID=$STARTED_PID
 
 # --- environment for the functions -------------------------------------------
 # `cargo lambda watch` hands its own environment to the functions too; the file
@@ -173,7 +226,8 @@ WATCH_PID=$STARTED_PID
 # cargo lambda watch builds and starts a function on its first request. One request each
 # (unauthenticated: a 401 is an answer) before the banner, so the first curl answers at once.
 say "starting each function (the first start after a change compiles it)"
-for route in "GET $api" "GET $api/$WARM_SESSION" "DELETE $api/$WARM_SESSION" "DELETE $api"; do
+for route in "GET $api" "GET $api/$WARM_SESSION" "DELETE $api/$WARM_SESSION" "DELETE $api" \
+    "POST $api" "POST $api/$WARM_SESSION/heartbeat" "POST $api/$WARM_SESSION/disconnect"; do
     method=${route%% *}
     url=${route#* }
     answered=""
@@ -189,9 +243,40 @@ for route in "GET $api" "GET $api/$WARM_SESSION" "DELETE $api/$WARM_SESSION" "DE
     [[ -n $answered ]] || die "$method $url did not answer within 10 minutes"
 done
 
+# The scheduled function has no route: one invocation through watch's Lambda API, which also
+# builds and starts it; from then on the keep-alive loop sweeps every $DEMO_SWEEP_SECONDS s.
+swept=""
+sweep_out=""
+for _ in $(seq 60); do
+    kill -0 "$WATCH_PID" 2>/dev/null || die "cargo lambda watch exited"
+    if sweep_out=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$DEV_API_PORT" \
+        --data-ascii '{}' sweep-sessions 2>&1); then
+        swept=yes
+        break
+    fi
+    sleep 2
+done
+[[ -n $swept ]] || die "sweep-sessions did not answer: $sweep_out"
+touch "$SERVING"
+
 # --- how to call it ----------------------------------------------------------
-# Single quotes: the printed lines say "$TOKEN", set by the export line above them.
+# Single quotes: the printed lines say "$TOKEN" and "$CONNECT_TOKEN", set by the export lines
+# above them.
 auth='-H "Authorization: Bearer $TOKEN"'
+conn='-H "Authorization: Bearer $CONNECT_TOKEN"'
+json="-H 'Content-Type: application/json'"
+if [[ ${SESSIONS_HEARTBEAT_TIMEOUT_SECONDS:-} == 0 ]]; then
+    timeout_line="The heartbeat timeout is off (SESSIONS_HEARTBEAT_TIMEOUT_SECONDS=0): sessions never time out."
+else
+    timeout_line="A connected session without a connect or heartbeat for ${SESSIONS_HEARTBEAT_TIMEOUT_SECONDS:-90} s reads disconnected;
+sweep-sessions (every $DEMO_SWEEP_SECONDS s here, every minute in AWS) then stores it so, reason timed_out."
+fi
+if ((DEMO_KEEPALIVE_SECONDS > 0)); then
+    keepalive="make dev heartbeats every connected session of the demo application every ${DEMO_KEEPALIVE_SECONDS} s
+(DEMO_KEEPALIVE_SECONDS=0 turns that off)."
+else
+    keepalive="No heartbeats are sent for you (DEMO_KEEPALIVE_SECONDS=0)."
+fi
 cat <<EOF
 
 Sessions API (dev) on http://127.0.0.1:$DEV_API_PORT, DynamoDB engine on $AWS_ENDPOINT_URL_DYNAMODB
@@ -222,7 +307,22 @@ Revoke one session:
 Revoke all sessions:
   curl -s -X DELETE $auth '$api'
 
-Ctrl-C stops the API and the engine.
+The connection side, as an MCP gateway reports its connections, with a token that holds
+sessions:connect (and nothing else; the token above does not grant it):
+  export CONNECT_TOKEN='$CONNECT_TOKEN'
+Connect (201 with a Location; the same Idempotency-Key again answers 200 with the same session):
+  curl -s -i -X POST $conn $json -H 'Idempotency-Key: demo-1' \\
+    -d '{"hostname":"laptop","clientInfo":{"name":"claude-ai","version":"0.1.0"}}' '$api'
+Heartbeat it (the id from the connect answer; 409 session_disconnected once it is not connected):
+  curl -s -X POST $conn $json -d '{}' '$api/NEW_SESSION_ID/heartbeat'
+Disconnect it (the transport closed):
+  curl -s -X POST $conn '$api/NEW_SESSION_ID/disconnect'
+
+$timeout_line
+$keepalive
+Keep-alive and sweep output: .dev/keepalive.log.
+
+Ctrl-C stops the API, the engine and the keep-alive loop.
 
 EOF
 

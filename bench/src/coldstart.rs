@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use aws_sdk_dynamodb::Client;
 use sessions::model::Application;
 use sessions::route::Route;
-use sessions_tests::Event;
+use sessions::time;
+use sessions_tests::{caller_scopes, Event};
 use uuid::Uuid;
 
 use crate::process::{lambda_env, Running};
@@ -15,13 +16,16 @@ use crate::stats::ms;
 use crate::world;
 
 pub const HELLO: &str = "hello-baseline";
-const SCOPES: &str = "sessions:read sessions:write";
+/// The scheduled function: not behind API Gateway, invoked with a Scheduler event.
+pub const SWEEP: &str = "sweep-sessions";
 const CURSOR_KEY: &str = "bench-cursor-key-0123456789abcdef0123";
 /// Sessions of the application the read functions serve: more than one default page (100).
 const READ_SESSIONS: usize = 150;
 /// Applications revoke-sessions empties, and the sessions each holds.
 const REVOKE_APPS: usize = 4;
 const SESSIONS_PER_REVOKE_APP: usize = 1_000;
+/// Sessions whose heartbeat timed out an hour ago, for the sweep's first invocation.
+const TIMED_OUT_SESSIONS: usize = 1_000;
 
 /// The data the function processes serve, on the bench's engine.
 #[derive(Debug, Clone)]
@@ -35,25 +39,46 @@ pub struct Fixture {
     one_app: Application,
     one_sessions: Vec<Uuid>,
     revoke_apps: Vec<Application>,
+    connect_app: Application,
+    closing_app: Application,
+    closing_sessions: Vec<Uuid>,
 }
 
 impl Fixture {
-    /// Seeds one table: an application to read, one to revoke sessions of one by one, and a few
-    /// to revoke all sessions of. `revoke_one_pool` is how many single revocations to prepare.
-    pub async fn seed(client: &Client, endpoint: &str, revoke_one_pool: usize) -> Fixture {
+    /// Seeds one table: an application to read, one to revoke sessions of one by one, a few to
+    /// revoke all sessions of, one to connect to, one whose sessions heartbeat and then close,
+    /// and sessions that timed out for the sweep. `pool` is how many single revocations (and
+    /// closes) to prepare.
+    pub async fn seed(client: &Client, endpoint: &str, pool: usize) -> Fixture {
         let table = format!("bench-functions-{}", Uuid::new_v4().simple());
         let store = world::create_table(client, &table).await;
         let org = Uuid::new_v4();
         let read_app = world::create_app(&store, org, "read").await;
-        let read_sessions = world::seed_sessions(client, &table, &read_app, READ_SESSIONS).await;
+        let read_sessions = world::seed_sessions(&store, &read_app, READ_SESSIONS).await;
         let one_app = world::create_app(&store, org, "revoke-one").await;
-        let one_sessions = world::seed_sessions(client, &table, &one_app, revoke_one_pool).await;
+        let one_sessions = world::seed_sessions(&store, &one_app, pool).await;
         let mut revoke_apps = Vec::new();
         for i in 0..REVOKE_APPS {
             let app = world::create_app(&store, org, &format!("revoke-all-{i}")).await;
-            world::seed_sessions(client, &table, &app, SESSIONS_PER_REVOKE_APP).await;
+            world::seed_sessions(&store, &app, SESSIONS_PER_REVOKE_APP).await;
             revoke_apps.push(app);
         }
+        let connect_app = world::create_app(&store, org, "connect").await;
+        let closing_app = world::create_app(&store, org, "disconnect").await;
+        let closing_sessions = world::seed_sessions(&store, &closing_app, pool).await;
+        let sweep_app = world::create_app(&store, org, "timed-out").await;
+        let an_hour_ago = time::now() - chrono::Duration::hours(1);
+        world::seed_these(
+            &store,
+            (0..TIMED_OUT_SESSIONS)
+                .map(|i| {
+                    let mut s = world::realistic_session(&sweep_app, i + 3_600);
+                    s.last_seen_at = Some(an_hour_ago);
+                    s
+                })
+                .collect(),
+        )
+        .await;
         Fixture {
             endpoint: endpoint.to_string(),
             extra_env: Vec::new(),
@@ -64,6 +89,9 @@ impl Fixture {
             one_app,
             one_sessions,
             revoke_apps,
+            connect_app,
+            closing_app,
+            closing_sessions,
         }
     }
 
@@ -90,22 +118,59 @@ impl Fixture {
     }
 
     /// The `i`-th realistic event for `function`: a real API Gateway event from `events/` with
-    /// the seeded ids and an authorizer's claims.
+    /// the seeded ids and an authorizer's claims (the scheduled sweep: a Scheduler event).
     pub fn event(&self, name: &str, i: usize) -> serde_json::Value {
         let function = function_of(name);
         let app = |a: &Application| a.id.to_string();
         let pick = |ids: &[Uuid]| ids[i % ids.len()].to_string();
-        let event = match Route::from_name(function) {
-            Some(Route::GetSession) => Event::get(&app(&self.read_app), &pick(&self.read_sessions)),
-            Some(Route::RevokeSession) => {
+        if function == SWEEP {
+            return serde_json::json!({
+                "version": "0",
+                "id": Uuid::new_v4().to_string(),
+                "detail-type": "Scheduled Event",
+                "source": "aws.scheduler",
+                "account": "123456789012",
+                "time": time::format(&time::now()),
+                "region": "us-east-1",
+                "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/sweep-sessions"],
+                "detail": {}
+            });
+        }
+        // The hello-world baseline answers any API Gateway event: it gets a list's.
+        let route = Route::from_name(function).unwrap_or(Route::ListSessions);
+        let event = match route {
+            Route::GetSession => Event::get(&app(&self.read_app), &pick(&self.read_sessions)),
+            Route::RevokeSession => {
                 Event::revoke_one(&app(&self.one_app), &pick(&self.one_sessions))
             }
-            Some(Route::RevokeSessions) => {
+            Route::RevokeSessions => {
                 Event::revoke_all(&app(&self.revoke_apps[i % self.revoke_apps.len()]))
             }
-            Some(Route::ListSessions) | None => Event::list(&app(&self.read_app)),
+            Route::ListSessions => Event::list(&app(&self.read_app)),
+            Route::ConnectSession => {
+                let new = world::realistic_connect(&self.connect_app, i, time::now());
+                Event::new(route, &app(&self.connect_app), None).json_body(&serde_json::json!({
+                    "name": new.name,
+                    "hostname": new.hostname,
+                    "userAgent": new.user_agent,
+                    "clientInfo": new.client_info,
+                }))
+            }
+            Route::HeartbeatSession => Event::new(
+                route,
+                &app(&self.closing_app),
+                Some(&pick(&self.closing_sessions)),
+            )
+            .json_body(&serde_json::json!({
+                "lastActiveAt": time::format(&time::now()),
+            })),
+            Route::DisconnectSession => Event::new(
+                route,
+                &app(&self.closing_app),
+                Some(&pick(&self.closing_sessions)),
+            ),
         };
-        event.claims(self.org, SCOPES).json()
+        event.claims(self.org, caller_scopes(route)).json()
     }
 }
 
@@ -128,7 +193,8 @@ pub struct ColdStarts {
 }
 
 /// `rounds` cold starts of every binary, in an order that rotates each round so drift on the
-/// machine spreads evenly. In the first `invoke_rounds` rounds, the read functions also serve
+/// machine spreads evenly. In the first `invoke_rounds` rounds, the read functions (get and
+/// list) also serve
 /// two requests: the first pays for the connection to DynamoDB and any lazy set-up, the
 /// second does not; their difference is what warming the connection during init could save.
 pub async fn measure(
@@ -147,11 +213,14 @@ pub async fn measure(
                 .entry(name.clone())
                 .or_default()
                 .push(ms(running.init));
-            let reads = Route::from_name(function_of(name)).is_some_and(|r| !r.revokes());
+            let reads = matches!(
+                Route::from_name(function_of(name)),
+                Some(Route::GetSession | Route::ListSessions)
+            );
             if reads && round < invoke_rounds {
                 for (n, into) in [(0, &mut out.first_ms), (1, &mut out.second_ms)] {
                     let answer = running.invoke(&fixture.event(name, round * 2 + n)).await?;
-                    if answer.status != 200 {
+                    if !answer.succeeded() {
                         return Err(format!("{name} answered {}", answer.status));
                     }
                     into.entry(name.clone())
@@ -171,6 +240,7 @@ pub struct Serving {
     pub peak_rss_kb: u64,
     /// Latencies after the first few (the warm ones), in milliseconds.
     pub warm_ms: Vec<f64>,
+    /// Answers that were not a success (2xx).
     pub non_200: usize,
 }
 
@@ -187,7 +257,7 @@ pub async fn serve(
     let mut non_200 = 0;
     for i in 0..invocations {
         let answer = running.invoke(&fixture.event(name, i)).await?;
-        if answer.status != 200 {
+        if !answer.succeeded() {
             non_200 += 1;
         }
         if i >= 5 {

@@ -4,9 +4,11 @@
 use serde_json::json;
 
 use crate::artefacts::{self, Artefact};
+use crate::capacity;
 use crate::coldstart;
 use crate::entropy;
 use crate::initprobe;
+use crate::load;
 use crate::overhead;
 use crate::report::Summary;
 use crate::revoke;
@@ -129,69 +131,272 @@ pub fn cold_figures(summary: &mut Summary, cold: &coldstart::ColdStarts) {
     );
 }
 
-/// `get_overhead_ratio`, `list_overhead_ratio`, `ddb_calls_get`, `ddb_calls_list_page`.
+/// The handler-overhead ratios, the request counts and round trips of get, list, heartbeat
+/// and connect.
 pub fn overhead_figures(summary: &mut Summary, o: &overhead::Overhead) {
     let (h, g, b) = (
         median(&o.get_handler),
         median(&o.get_raw_get_item),
-        median(&o.get_raw_batch_get),
+        median(&o.get_raw_replay),
     );
-    let (lh, lq) = (median(&o.list_handler), median(&o.list_raw_query));
+    let (lh, lr) = (median(&o.list_handler), median(&o.list_raw));
+    let (hh, hr) = (median(&o.heartbeat_handler), median(&o.heartbeat_raw));
+    let (ch, cr) = (median(&o.connect_handler), median(&o.connect_raw));
     let n = o.get_handler.len();
+    let failed = |what: &str| {
+        o.replay_errors
+            .iter()
+            .find(|e| e.starts_with(what))
+            .map(|e| format!("replaying the store's requests failed: {e}"))
+    };
+    let ratio = |num: f64, den: f64, what: &str| match failed(what) {
+        Some(e) => Err(e),
+        None => Ok(round(num / den, 3)),
+    };
     summary.figure(
         "get_overhead_ratio",
         Some(round(h / g, 3)),
         format!(
-            "warm get-session through Api::get_session (the real event parsed from JSON each time) \
+            "warm get-session through Api::handle (the real event parsed from JSON each time) \
              / a raw SDK GetItem of the same session item, same engine and client, interleaved; \
-             medians of {n}: {} ms / {} ms. Against the BatchGetItem the handler actually sends \
-             (application + session in one round trip): {}",
+             medians of {n}: {} ms / {} ms. Against the requests the store actually sends, \
+             replayed ({:?}): {}",
             round(h, 3),
             round(g, 3),
+            o.get.shape,
             round(h / b, 3)
         ),
     );
-    summary.figure(
+    summary.figure_or_error(
         "list_overhead_ratio",
-        Some(round(lh / lq, 3)),
+        ratio(lh, lr, "list"),
         format!(
-            "warm first page of {} sessions through Api::list_sessions / the raw SDK Query it \
-             needs (connected index, newest first, consistent, Limit 102); medians of {n}: {} ms \
-             / {} ms",
+            "warm first page of {} sessions through Api::handle / the store's requests for it \
+             replayed raw, in the same waves ({:?}); medians of {n}: {} ms / {} ms",
             o.list_items,
+            o.list_page.shape,
             round(lh, 3),
-            round(lq, 3)
+            round(lr, 3)
         ),
     );
+    summary.figure_or_error(
+        "heartbeat_overhead_ratio",
+        ratio(hh, hr, "heartbeat"),
+        format!(
+            "warm heartbeat (body with lastActiveAt) through Api::handle / the store's requests \
+             for it replayed raw ({:?}); a warm instance: the application comes from the store's \
+             one-second cache, and the handler's iterations include the GetItem of each cache \
+             miss; medians of {n}: {} ms / {} ms",
+            o.heartbeat.shape,
+            round(hh, 3),
+            round(hr, 3)
+        ),
+    );
+    summary.figure_or_error(
+        "connect_overhead_ratio",
+        ratio(ch, cr, "connect"),
+        format!(
+            "connect (a realistic body: name, hostname, userAgent, clientInfo, tokenExpiresAt; no \
+             Idempotency-Key) through Api::handle, a new session each time / the store's \
+             requests for one connect replayed raw with a new session id each time ({:?}); \
+             medians of {n}: {} ms / {} ms",
+            o.connect.shape,
+            round(ch, 3),
+            round(cr, 3)
+        ),
+    );
+    let counted = |calls: &overhead::Calls, what: &str| {
+        format!(
+            "DynamoDB requests for {what}, counted by an SDK interceptor: {:?}",
+            calls.by_operation
+        )
+    };
     summary.figure(
         "ddb_calls_get",
-        Some(o.calls_get as f64),
-        format!(
-            "DynamoDB requests for one get-session, counted by an SDK interceptor: {:?}",
-            o.calls_get_by_operation
-        ),
+        Some(o.get.total as f64),
+        counted(&o.get, "one get-session"),
     );
     summary.figure(
         "ddb_calls_list_page",
-        Some(o.calls_list_page as f64),
+        Some(o.list_page.total as f64),
         format!(
-            "DynamoDB requests for a first list page (default status and limit), counted by an \
-             SDK interceptor: {:?}",
-            o.calls_list_page_by_operation
+            "{} (reported: the goal is on round trips, ddb_round_trips_list_page)",
+            counted(&o.list_page, "a first list page (default status and limit)")
         ),
+    );
+    summary.figure(
+        "ddb_calls_heartbeat",
+        Some(o.heartbeat.total as f64),
+        counted(
+            &o.heartbeat,
+            "one heartbeat on a warm instance (a cold one adds a GetItem of the application, \
+             cached for a second)",
+        ),
+    );
+    summary.figure(
+        "ddb_calls_connect",
+        Some(o.connect.total as f64),
+        counted(&o.connect, "one connect (no Idempotency-Key)"),
+    );
+    let trips = |calls: &overhead::Calls, what: &str| {
+        format!(
+            "sequential steps among the DynamoDB requests of {what} (requests in flight together \
+             count once; from the interceptor's send and answer times): {:?}",
+            calls.shape
+        )
+    };
+    summary.figure(
+        "ddb_round_trips_get",
+        Some(o.get.round_trips as f64),
+        trips(&o.get, "one get-session"),
+    );
+    summary.figure(
+        "ddb_round_trips_list_page",
+        Some(o.list_page.round_trips as f64),
+        trips(&o.list_page, "a first list page"),
     );
     summary.extra(
         "handler_overhead_ms",
         json!({
             "get_handler": Spread::of(&o.get_handler),
             "get_raw_get_item": Spread::of(&o.get_raw_get_item),
-            "get_raw_batch_get_item": Spread::of(&o.get_raw_batch_get),
-            "get_ratio_vs_batch_get_item": round(h / b, 3),
+            "get_raw_store_requests": Spread::of(&o.get_raw_replay),
+            "get_ratio_vs_store_requests": round(h / b, 3),
             "get_store_only": Spread::of(&o.get_store),
             "get_event_parse_only": Spread::of(&o.get_parse),
             "list_handler": Spread::of(&o.list_handler),
-            "list_raw_query": Spread::of(&o.list_raw_query),
+            "list_raw_store_requests": Spread::of(&o.list_raw),
             "list_store_only": Spread::of(&o.list_store),
+            "heartbeat_handler": Spread::of(&o.heartbeat_handler),
+            "heartbeat_raw_store_requests": Spread::of(&o.heartbeat_raw),
+            "connect_handler": Spread::of(&o.connect_handler),
+            "connect_raw_store_requests": Spread::of(&o.connect_raw),
+            "replay_errors": o.replay_errors,
+            "round_trips": {
+                "get": o.get.round_trips,
+                "list_page": o.list_page.round_trips,
+                "heartbeat": o.heartbeat.round_trips,
+                "connect": o.connect.round_trips,
+            },
+        }),
+    );
+}
+
+/// The capacity model's peaks for the two workloads of the connection side.
+pub fn capacity_figures(
+    summary: &mut Summary,
+    heartbeats: &Result<load::Workload, String>,
+    reconnects: &Result<load::Workload, String>,
+) {
+    let value = |w: &load::Workload, peak: &Option<capacity::Peak>| -> Result<f64, String> {
+        if w.error_count > 0 {
+            return Err(format!(
+                "{} of {} requests failed: {:?}",
+                w.error_count, w.requests, w.errors
+            ));
+        }
+        Ok(peak.as_ref().map_or(0.0, |p| round(p.units, 2)))
+    };
+    let hottest = |peak: &Option<capacity::Peak>| match peak {
+        Some(p) => format!(
+            "{} ({} in second {})",
+            p.pattern,
+            round(p.units, 2),
+            p.second
+        ),
+        None => "none".into(),
+    };
+    let check = |w: &load::Workload| {
+        let e = &w.peaks.engine;
+        format!(
+            "the engine's ConsumedCapacity agrees with the model on {} of {} requests",
+            e.agreed, e.compared
+        )
+    };
+    let described = |w: &load::Workload, what: &str| {
+        format!(
+            "{what}: {} requests at {} per simulated second ({} s), charged by the capacity \
+             model (docs/benchmarks.md) to every partition key value and index key they touch",
+            w.requests,
+            round(w.rate, 2),
+            round(w.simulated_seconds, 2)
+        )
+    };
+    match heartbeats {
+        Ok(w) => {
+            summary.figure_or_error(
+                "peak_wcu_per_key_heartbeats",
+                value(w, &w.peaks.wcu),
+                format!(
+                    "{}; {} sessions connected first; the hottest key: {}; {}",
+                    described(w, "heartbeats of 100,000 sessions every 30 s"),
+                    w.sessions,
+                    hottest(&w.peaks.wcu),
+                    check(w)
+                ),
+            );
+            summary.figure_or_error(
+                "peak_rcu_per_key_heartbeats",
+                value(w, &w.peaks.rcu),
+                format!(
+                    "the same heartbeats' reads; the hottest key: {}",
+                    hottest(&w.peaks.rcu)
+                ),
+            );
+        }
+        Err(e) => {
+            summary.figure_or_error("peak_wcu_per_key_heartbeats", Err(e.clone()), "");
+            summary.figure_or_error("peak_rcu_per_key_heartbeats", Err(e.clone()), "");
+        }
+    }
+    match reconnects {
+        Ok(w) => summary.figure_or_error(
+            "peak_wcu_per_key_reconnect",
+            value(w, &w.peaks.wcu),
+            format!(
+                "{} (each with an Idempotency-Key), after a revoke-all of {} sessions; the \
+                 hottest key: {}; with ConditionCheck charged as a write, as the engine charges \
+                 it: {}; reads (ConditionCheck as a read): {}; {}",
+                described(w, "100,000 reconnects within 60 s"),
+                w.sessions,
+                hottest(&w.peaks.wcu),
+                hottest(&w.peaks.wcu_cc_as_write),
+                hottest(&w.peaks.rcu),
+                check(w)
+            ),
+        ),
+        Err(e) => summary.figure_or_error("peak_wcu_per_key_reconnect", Err(e.clone()), ""),
+    }
+    let detail = |w: &Result<load::Workload, String>| match w {
+        Ok(w) => json!({
+            "rate_per_second": round(w.rate, 2),
+            "requests": w.requests,
+            "simulated_seconds": round(w.simulated_seconds, 3),
+            "sessions_connected_first": w.sessions,
+            "setup_wall_seconds": round(w.setup_seconds, 2),
+            "run_wall_seconds": round(w.run_seconds, 2),
+            "failed_requests": w.error_count,
+            "failures": w.errors,
+            "peak_wcu": w.peaks.wcu,
+            "peak_rcu": w.peaks.rcu,
+            "peak_wcu_condition_check_as_write": w.peaks.wcu_cc_as_write,
+            "peak_rcu_condition_check_as_write": w.peaks.rcu_cc_as_write,
+            "by_kind_of_key": w.peaks.by_kind,
+            "per_second_totals": w.peaks.per_second,
+            "engine_check": w.peaks.engine,
+            "dynamodb_failures": w.peaks.failures,
+            "dynamodb_requests": w.peaks.requests,
+        }),
+        Err(e) => json!({ "error": e }),
+    };
+    summary.extra(
+        "capacity",
+        json!({
+            "heartbeats": detail(heartbeats),
+            "reconnect_after_revoke_all": detail(reconnects),
+            "notes": "per simulated second and per key: table keys by partition key value \
+                      (local indexes share it), global index keys by the index's partition key \
+                      value; the kind of a key hides ids and numbers",
         }),
     );
 }
@@ -206,17 +411,20 @@ pub fn revoke_figures(summary: &mut Summary, r: &revoke::Revoke) {
         "revoke_10k_seconds",
         Some(round(revoke_s, 3)).filter(|_| all_counted),
         format!(
-            "DELETE /sessions through Api::revoke_sessions over {} connected sessions on the \
-             local engine (watermark, sparse-index query pages, 32 conditional updates in \
-             flight; the table's stream off, see world::create_table); median of {} repeats \
-             {:?}; {} DynamoDB requests; disconnectedCount {:?}{}",
+            "DELETE /sessions through Api::handle over {} connected sessions on the local \
+             engine (watermark, shard heads, connected-marker query pages, {} sessions in \
+             flight, each a conditional update then its marker's delete; the table's stream \
+             off, see world::create_table); median of {} repeats {:?}; {} DynamoDB requests \
+             {:?}; disconnectedCount {:?}{}",
             r.sessions,
+            sessions::store::REVOKE_CONCURRENCY,
             r.revoke_seconds.len(),
             r.revoke_seconds
                 .iter()
                 .map(|s| round(*s, 3))
                 .collect::<Vec<_>>(),
             r.calls,
+            r.calls_by_operation,
             r.disconnected,
             if all_counted {
                 ""
@@ -229,8 +437,9 @@ pub fn revoke_figures(summary: &mut Summary, r: &revoke::Revoke) {
         "revoke_speedup_vs_sequential",
         Some(round(scaled / revoke_s, 2)),
         format!(
-            "a plain loop of one conditional UpdateItem after another over {} sessions whose keys \
-             are known (median {} s of {} repeats), scaled linearly to {} sessions ({} s), / \
+            "a plain loop over {} sessions whose keys are known, awaiting each request: the \
+             conditional UpdateItem of the session, then the DeleteItem of its connected marker \
+             (median {} s of {} repeats), scaled linearly to {} sessions ({} s), / \
              revoke_10k_seconds. The local engine serialises writes and shares 2 cores with the \
              client, so little is gained here; with a network round trip per request, see \
              revoke_with_round_trip",

@@ -1,8 +1,8 @@
 //! A loopback proxy that holds every chunk the engine sends back for a fixed delay, so each
 //! DynamoDB request costs a round trip as it does across a network. The local engine answers
 //! in a fraction of a millisecond, which hides what concurrency buys against the real service;
-//! with a round trip added, a sequential loop pays it once per item and revoke-all's 32 updates
-//! in flight pay it once per 32.
+//! with a round trip added, a sequential loop pays it once per item and revoke-all's updates
+//! in flight share it.
 
 use std::time::Duration;
 

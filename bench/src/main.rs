@@ -1,5 +1,6 @@
 //! `make bench`: proves, on this machine and in one run, what Rust is chosen for here — cold
-//! start, package size, memory, handler overhead, round trips and revoke throughput — against
+//! start, package size, memory, handler overhead, round trips and revoke throughput — and what
+//! the connection side would ask of DynamoDB's partitions at the contract's scale, against
 //! the goals in `docs/benchmarks.md`, and writes `target/bench/summary.json` plus a table on stdout.
 //!
 //! Every figure comes from the artefacts that would be deployed (`cargo lambda build --release`)
@@ -9,14 +10,17 @@
 //! not be measured at all. Method and latest figures: `docs/benchmarks.md`.
 
 mod artefacts;
+mod capacity;
 mod coldstart;
 mod emulator;
 mod entropy;
 mod figures;
 mod initprobe;
 mod latency;
+mod load;
 mod overhead;
 mod process;
+mod replay;
 mod report;
 mod revoke;
 mod stats;
@@ -62,6 +66,13 @@ struct Args {
     /// Repeats of the revoke comparison.
     #[arg(long, default_value_t = 3)]
     revoke_repeats: usize,
+    /// Connected sessions of the heartbeat workload (each heartbeats once; the contract's
+    /// 100,000 only set the rate). At least the heartbeats simulated: 3,333 per second.
+    #[arg(long, default_value_t = 10_000)]
+    capacity_sessions: usize,
+    /// Simulated seconds of each connection-side workload on the capacity model.
+    #[arg(long, default_value_t = 3.0)]
+    capacity_seconds: f64,
     /// Round trip added to every DynamoDB request for the second revoke comparison
     /// (milliseconds; 0 skips it).
     #[arg(long, default_value_t = 5)]
@@ -167,6 +178,22 @@ async fn run(args: Args) -> ExitCode {
     let o = overhead::measure(&engine.endpoint, args.iterations).await;
     drop(engine);
     figures::overhead_figures(&mut summary, &o);
+
+    phase(
+        started,
+        &format!(
+            "capacity model: {} s of heartbeats of {} connected sessions, {} s of reconnects",
+            args.capacity_seconds, args.capacity_sessions, args.capacity_seconds
+        ),
+    );
+    let heartbeats = load::heartbeats(args.capacity_sessions, args.capacity_seconds).await;
+    let reconnects = load::reconnects(args.capacity_seconds).await;
+    for (what, r) in [("heartbeats", &heartbeats), ("reconnects", &reconnects)] {
+        if let Err(e) = r {
+            errors.push(format!("capacity model, {what}: {e}"));
+        }
+    }
+    figures::capacity_figures(&mut summary, &heartbeats, &reconnects);
 
     phase(
         started,
@@ -383,13 +410,23 @@ struct Built {
     deployed: Option<Vec<Artefact>>,
 }
 
+/// Every deployed function: one per route, and the scheduled sweep.
+fn function_names() -> Vec<&'static str> {
+    Route::ALL
+        .iter()
+        .map(|r| r.name())
+        .chain([coldstart::SWEEP])
+        .collect()
+}
+
 async fn build(root: &Path, out: &Path, skip_build: bool) -> Result<Built, String> {
     let (root, out) = (root.to_path_buf(), out.to_path_buf());
     tokio::task::spawn_blocking(move || {
+        let names = function_names();
         let functions = artefacts::build_functions(
             &root,
             artefacts::HOST,
-            &Route::ALL.map(Route::name),
+            &names,
             &out,
             &out.join("build"),
             &[],
@@ -401,7 +438,7 @@ async fn build(root: &Path, out: &Path, skip_build: bool) -> Result<Built, Strin
             Some(artefacts::build_functions(
                 &root,
                 artefacts::ARM64,
-                &Route::ALL.map(Route::name),
+                &names,
                 &dir,
                 &out.join("build"),
                 &[],
@@ -444,7 +481,7 @@ async fn serving_figures(
                     }),
                 );
                 if s.non_200 > 0 && name != coldstart::HELLO {
-                    errors.push(format!("{name}: {} answers were not 200", s.non_200));
+                    errors.push(format!("{name}: {} answers were not a success", s.non_200));
                 }
                 if name != coldstart::HELLO && peak.as_ref().is_none_or(|(_, p)| mb > *p) {
                     peak = Some((name.clone(), mb));
@@ -460,8 +497,10 @@ async fn serving_figures(
         format!(
             "VmHWM of a function process after {invocations} realistic invocations through the \
              emulator (get: one of 150 sessions; list: a full page of 100; revoke-all: 1,000 \
-             connected sessions per application, then empty ones; revoke-one: a new session \
-             each); the largest ({who}); every function in serving"
+             connected sessions per application, then empty ones; revoke-one and disconnect: a \
+             new session each; connect: a new session each; heartbeat: one of {invocations}; \
+             sweep: 1,000 timed-out sessions, then none); the largest ({who}); every function \
+             in serving"
         )
     };
     match (peak, failure) {
@@ -506,7 +545,7 @@ async fn first_requests_over_tls(
 }
 
 /// Revoke-all against the sequential loop when every request costs a network round trip, as
-/// against DynamoDB: what the 32 updates in flight are for.
+/// against DynamoDB: what the writes in flight are for.
 async fn revoke_with_rtt(args: &Args) -> serde_json::Value {
     let rtt = std::time::Duration::from_millis(args.rtt_ms);
     let (n, m) = (

@@ -81,10 +81,18 @@ pub struct Running {
 /// One answered invocation.
 #[derive(Debug, Clone, Copy)]
 pub struct Answer {
-    /// The HTTP status the function returned to API Gateway.
+    /// The HTTP status the function returned to API Gateway (200 for the scheduled sweep's
+    /// answer).
     pub status: u16,
     /// From handing out the event to receiving the response.
     pub latency: Duration,
+}
+
+impl Answer {
+    /// A 2xx: 200, or 201 for a connect.
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
 impl Running {
@@ -150,10 +158,16 @@ impl Running {
             Outcome::Response { body, latency } => {
                 let response: serde_json::Value = serde_json::from_slice(&body)
                     .map_err(|e| format!("the response is not JSON: {e}"))?;
-                let status = response["statusCode"]
-                    .as_u64()
-                    .and_then(|s| u16::try_from(s).ok())
-                    .ok_or_else(|| format!("no statusCode in {response}"))?;
+                // A function behind API Gateway answers with a status; the scheduled sweep
+                // answers what it did, and an answer (not an error) is its success.
+                let status = match response.get("statusCode") {
+                    Some(code) => code
+                        .as_u64()
+                        .and_then(|s| u16::try_from(s).ok())
+                        .ok_or_else(|| format!("bad statusCode in {response}"))?,
+                    None if response.is_object() => 200,
+                    None => return Err(format!("no statusCode in {response}")),
+                };
                 Ok(Answer { status, latency })
             }
             Outcome::Error { body } => Err(format!(

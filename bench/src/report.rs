@@ -35,15 +35,32 @@ impl Goal {
 
 /// The summary's keys, in order, with their units and goals: the one place a goal
 /// is written down.
-pub const KEYS: [(&str, &str, Goal); 10] = [
+pub const KEYS: [(&str, &str, Goal); 19] = [
     ("zip_bytes_max", "B", Goal::AtMost(2_500_000.0)),
     ("init_ms_median", "ms", Goal::Report),
     ("init_ratio_vs_hello", "", Goal::AtMost(1.5)),
     ("peak_rss_mb_max", "MB", Goal::AtMost(32.0)),
     ("get_overhead_ratio", "", Goal::AtMost(1.3)),
     ("list_overhead_ratio", "", Goal::AtMost(1.3)),
+    ("heartbeat_overhead_ratio", "", Goal::AtMost(1.3)),
+    ("connect_overhead_ratio", "", Goal::AtMost(1.3)),
     ("ddb_calls_get", "", Goal::Equals(1.0)),
-    ("ddb_calls_list_page", "", Goal::Equals(1.0)),
+    ("ddb_calls_list_page", "", Goal::Report),
+    ("ddb_calls_heartbeat", "", Goal::Equals(1.0)),
+    ("ddb_calls_connect", "", Goal::Equals(1.0)),
+    ("ddb_round_trips_get", "", Goal::Equals(1.0)),
+    ("ddb_round_trips_list_page", "", Goal::AtMost(2.0)),
+    (
+        "peak_wcu_per_key_heartbeats",
+        "WCU/s",
+        Goal::AtMost(1_000.0),
+    ),
+    (
+        "peak_rcu_per_key_heartbeats",
+        "RCU/s",
+        Goal::AtMost(3_000.0),
+    ),
+    ("peak_wcu_per_key_reconnect", "WCU/s", Goal::AtMost(1_000.0)),
     ("revoke_10k_seconds", "s", Goal::AtMost(5.0)),
     ("revoke_speedup_vs_sequential", "x", Goal::Report),
 ];
@@ -157,10 +174,10 @@ impl Summary {
     /// The human table: key, value, goal, verdict.
     pub fn table(&self) -> String {
         let mut lines = vec![format!(
-            "{:<30} {:>16}  {:<14} {}",
+            "{:<30} {:>18}  {:<14} {}",
             "key", "value", "goal", "holds"
         )];
-        lines.push("-".repeat(70));
+        lines.push("-".repeat(72));
         for (key, f) in &self.figures {
             let value = match f.value {
                 Some(v) => format!("{} {}", trim(v), f.unit).trim_end().to_string(),
@@ -171,7 +188,7 @@ impl Summary {
                 Some(false) => "NO",
                 None => "-",
             };
-            lines.push(format!("{key:<30} {value:>16}  {:<14} {verdict}", f.goal));
+            lines.push(format!("{key:<30} {value:>18}  {:<14} {verdict}", f.goal));
         }
         let failed = self.failed_goals();
         lines.push(String::new());

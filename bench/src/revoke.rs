@@ -15,7 +15,9 @@ use aws_sdk_dynamodb::Client;
 use sessions::api::Api;
 use sessions::model::SessionStatus;
 use sessions::route::Route;
-use sessions::store::layout::{s, session_key, ts, CONNECTED_KEY, DISCONNECTED_AT, STATUS};
+use sessions::store::layout::{
+    marker_key, s, session_key, ts, Markers, DISCONNECTED_AT, LAST_SEEN_KEY, LIVE_KEY, STATUS,
+};
 use sessions::store::DynamoStore;
 use sessions::time;
 use sessions_tests::{Event, Reply};
@@ -37,6 +39,7 @@ pub struct Revoke {
     pub sequential_sessions: usize,
     /// DynamoDB requests of one revoke-all (first repeat).
     pub calls: u64,
+    pub calls_by_operation: std::collections::BTreeMap<String, u64>,
     /// `disconnectedCount` of each revoke-all; must equal `sessions`.
     pub disconnected: Vec<u64>,
 }
@@ -107,7 +110,7 @@ impl Revoke {
         let store = world::create_table(client, &table).await;
         let org = Uuid::new_v4();
         let app = world::create_app(&store, org, "revoke-all").await;
-        world::seed_sessions(client, &table, &app, n).await;
+        world::seed_sessions(&store, &app, n).await;
         drop(store);
         let event = Event::revoke_all(&app.id.to_string()).claims(org, SCOPES);
 
@@ -141,6 +144,7 @@ impl Revoke {
         .expect("the revoke thread");
         if r == 0 {
             self.calls = counter.total();
+            self.calls_by_operation = counter.by_operation();
         }
         let reply = Reply::from_response(response);
         assert_eq!(reply.status, 200, "revoke-all answered {:#}", reply.body);
@@ -151,32 +155,43 @@ impl Revoke {
     }
 }
 
-/// The naive way: one conditional `UpdateItem` after another, awaiting each, over sessions whose
-/// keys are already known (no query at all). Returns seconds for all of them.
+/// The naive way: for one session after another, awaiting each, the two writes a disconnect
+/// needs at least (the conditional `UpdateItem` of the session, `active` -> `disconnected`,
+/// leaving the `live` index; then the `DeleteItem` of its connected marker), over sessions
+/// whose keys are already known (no query at all). Returns seconds for all of them.
 async fn sequential(client: &Client, n: usize) -> f64 {
     let table = format!("bench-sequential-{}", Uuid::new_v4().simple());
     let store = world::create_table(client, &table).await;
     let org = Uuid::new_v4();
     let app = world::create_app(&store, org, "sequential").await;
-    let ids = world::seed_sessions(client, &table, &app, n).await;
+    let sessions: Vec<_> = (0..n).map(|i| world::realistic_session(&app, i)).collect();
+    world::seed_these(&store, sessions.clone()).await;
     let now = time::now();
     let started = Instant::now();
-    for id in ids {
+    for session in sessions {
         client
             .update_item()
             .table_name(&table)
-            .set_key(Some(session_key(org, app.id, id)))
-            .update_expression("SET #st = :disconnected, #da = :at REMOVE #ck")
+            .set_key(Some(session_key(org, app.id, session.id)))
+            .update_expression("SET #st = :disconnected, #da = :at REMOVE #lk, #lsk")
             .condition_expression("#st = :active")
             .expression_attribute_names("#st", STATUS)
             .expression_attribute_names("#da", DISCONNECTED_AT)
-            .expression_attribute_names("#ck", CONNECTED_KEY)
+            .expression_attribute_names("#lk", LIVE_KEY)
+            .expression_attribute_names("#lsk", LAST_SEEN_KEY)
             .expression_attribute_values(":active", s(SessionStatus::Active.as_str()))
             .expression_attribute_values(":disconnected", s(SessionStatus::Disconnected.as_str()))
             .expression_attribute_values(":at", ts(&now))
             .send()
             .await
             .expect("UpdateItem");
+        client
+            .delete_item()
+            .table_name(&table)
+            .set_key(Some(marker_key(&session, Markers::Connected)))
+            .send()
+            .await
+            .expect("DeleteItem");
     }
     let seconds = started.elapsed().as_secs_f64();
     let _ = client.delete_table().table_name(&table).send().await;

@@ -1,22 +1,18 @@
 //! The bench's data: the embedded DynamoDB-compatible engine the tests use, the test harness's
-//! SDK client whose interceptor counts the requests it sends, and fast seeding of realistic
-//! sessions.
+//! SDK client whose interceptor counts the requests it sends, and seeding of realistic
+//! sessions through the store.
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::Duration;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sessions::model::{Application, Session};
-use sessions::store::layout::session_to_item;
-use sessions::store::DynamoStore;
-use sessions::time;
+use sessions::store::{DynamoStore, NewSession};
+use sessions::time::{self, Timestamp};
 pub use sessions_tests::calls::{counting_client, CallCounter};
 use uuid::Uuid;
 
-/// The largest batch `BatchWriteItem` takes.
-const BATCH_WRITE_MAX: usize = 25;
-/// Batches in flight while seeding.
-const SEED_CONCURRENCY: usize = 4;
+/// Sessions written at once while seeding.
+const SEED_CONCURRENCY: usize = 8;
 
 /// A fresh table with the service's schema, on the bench's engine, without its change stream:
 /// dynoxide finds the next stream sequence number by scanning every stream record it holds, so
@@ -58,26 +54,33 @@ pub fn realistic_session(app: &Application, i: usize) -> Session {
     session.client_info = Some(serde_json::json!({"name": "claude-ai", "version": "0.1.0"}));
     session.token_expires_at = Some(created_at + Duration::hours(1));
     session.last_active_at = Some(created_at);
+    // Heartbeating throughout the run: its last sign of life stays ahead of the heartbeat
+    // timeout however long the bench takes, so it reads (and lists) as connected.
+    session.last_seen_at = Some(time::now() + Duration::days(1));
     session
 }
 
-/// Writes `count` connected sessions of `app` with `BatchWriteItem` (the gateway would create
-/// them one transaction at a time; the bench needs thousands quickly). Returns their ids,
-/// newest first.
-pub async fn seed_sessions(
-    client: &Client,
-    table: &str,
-    app: &Application,
-    count: usize,
-) -> Vec<Uuid> {
-    let sessions: Vec<Session> = (0..count).map(|i| realistic_session(app, i)).collect();
+/// Writes `count` connected sessions of `app` through the store's `create_session` (one
+/// transaction each: the session, its markers and its place in the `live` index, as the
+/// service writes them), a few in flight. Returns their ids, newest first.
+pub async fn seed_sessions(store: &DynamoStore, app: &Application, count: usize) -> Vec<Uuid> {
+    seed_these(
+        store,
+        (0..count).map(|i| realistic_session(app, i)).collect(),
+    )
+    .await
+}
+
+/// Writes `sessions` as they are, a few in flight; their ids in the same order.
+pub async fn seed_these(store: &DynamoStore, sessions: Vec<Session>) -> Vec<Uuid> {
     let ids = sessions.iter().map(|s| s.id).collect();
-    let batches: Vec<Vec<WriteRequest>> = sessions
-        .chunks(BATCH_WRITE_MAX)
-        .map(|chunk| chunk.iter().map(write_request).collect())
-        .collect();
-    stream::iter(batches)
-        .map(|batch| write_batch(client, table, batch))
+    stream::iter(sessions)
+        .map(|session| async move {
+            store
+                .create_session(&session)
+                .await
+                .map_err(|e| format!("create_session: {e}"))
+        })
         .buffer_unordered(SEED_CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await
@@ -85,44 +88,17 @@ pub async fn seed_sessions(
     ids
 }
 
-fn write_request(session: &Session) -> WriteRequest {
-    let item = session_to_item(session).expect("a session encodes");
-    WriteRequest::builder()
-        .put_request(
-            PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .expect("a put request with an item"),
-        )
-        .build()
-}
-
-/// One batch, resubmitting whatever the engine leaves unprocessed.
-async fn write_batch(
-    client: &Client,
-    table: &str,
-    mut batch: Vec<WriteRequest>,
-) -> Result<(), String> {
-    for _ in 0..10 {
-        let out = client
-            .batch_write_item()
-            .request_items(table, batch)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "BatchWriteItem: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                )
-            })?;
-        batch = out
-            .unprocessed_items
-            .and_then(|mut u| u.remove(table))
-            .unwrap_or_default();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+/// What a connection gateway reports for a new client: every optional field set, so items and
+/// responses have their real size.
+pub fn realistic_connect(app: &Application, i: usize, now: Timestamp) -> NewSession {
+    let hostname = format!("laptop-{:04}.corp.example.com", i % 10_000);
+    NewSession {
+        organization_id: app.organization_id,
+        application_id: app.id,
+        name: format!("claude-ai on {hostname}"),
+        hostname: Some(hostname),
+        user_agent: Some("claude-code/1.0.83 (linux; x86_64)".into()),
+        client_info: Some(serde_json::json!({"name": "claude-ai", "version": "0.1.0"})),
+        token_expires_at: Some(now + Duration::hours(1)),
     }
-    Err("BatchWriteItem: items left unprocessed".into())
 }

@@ -8,6 +8,8 @@
 use chrono::Duration;
 
 pub const DEFAULT_IDLE_SECONDS: i64 = 300;
+/// A connected session without a connect or heartbeat for this long reads as disconnected.
+pub const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS: i64 = 90;
 /// The longest idle window accepted: 30 days.
 pub const MAX_IDLE_SECONDS: i64 = 86_400 * 30;
 pub const DEFAULT_ORG_CLAIM: &str = "org_id";
@@ -70,6 +72,9 @@ pub struct Config {
     pub table: String,
     /// `SESSIONS_IDLE_SECONDS`: how long without activity before a session reads as idle.
     pub idle_window: Duration,
+    /// `SESSIONS_HEARTBEAT_TIMEOUT_SECONDS`: how long without a connect or heartbeat before a
+    /// connected session reads as disconnected; `None` (0) turns the rule off.
+    pub heartbeat_timeout: Option<Duration>,
     /// `SESSIONS_ORG_CLAIM`: the claim that names the caller's organization.
     pub org_claim: String,
     /// `SESSIONS_DEV_JWT_SECRET` (+ `_ISSUER`, `_AUDIENCE`): local runs only.
@@ -92,6 +97,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("table", &self.table)
             .field("idle_window", &self.idle_window)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
             .field("org_claim", &self.org_claim)
             .field("dev_jwt", &self.dev_jwt)
             .field("retention", &self.retention)
@@ -119,6 +125,7 @@ impl Config {
         Ok(Config {
             table: table_name(get("SESSIONS_TABLE"))?,
             idle_window: idle_window(get("SESSIONS_IDLE_SECONDS"))?,
+            heartbeat_timeout: heartbeat_timeout(get("SESSIONS_HEARTBEAT_TIMEOUT_SECONDS"))?,
             org_claim: org_claim(get("SESSIONS_ORG_CLAIM"))?,
             dev_jwt: dev_jwt(&get)?,
             cursor_keys: cursor_keys(&get)?,
@@ -154,6 +161,21 @@ pub fn idle_window(value: Option<String>) -> Result<Duration, ConfigError> {
         Ok(n) if (1..=MAX_IDLE_SECONDS).contains(&n) => Ok(Duration::seconds(n)),
         _ => Err(ConfigError(format!(
             "SESSIONS_IDLE_SECONDS must be a whole number of seconds from 1 to {MAX_IDLE_SECONDS}, got {raw:?}"
+        ))),
+    }
+}
+
+/// `SESSIONS_HEARTBEAT_TIMEOUT_SECONDS`: 90 s when unset, `0` for off, else whole seconds up
+/// to 30 days.
+pub fn heartbeat_timeout(value: Option<String>) -> Result<Option<Duration>, ConfigError> {
+    let Some(raw) = set(value) else {
+        return Ok(Some(Duration::seconds(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS)));
+    };
+    match raw.parse::<i64>() {
+        Ok(0) => Ok(None),
+        Ok(n) if (1..=MAX_IDLE_SECONDS).contains(&n) => Ok(Some(Duration::seconds(n))),
+        _ => Err(ConfigError(format!(
+            "SESSIONS_HEARTBEAT_TIMEOUT_SECONDS must be 0 (off) or a whole number of seconds up to {MAX_IDLE_SECONDS}, got {raw:?}"
         ))),
     }
 }
@@ -339,6 +361,23 @@ mod tests {
             .expect_err("refused")
             .0
             .contains("SESSIONS_METRICS"));
+    }
+
+    #[test]
+    fn heartbeat_timeout_defaults_to_90_s_and_0_turns_it_off() {
+        assert_eq!(heartbeat_timeout(None), Ok(Some(Duration::seconds(90))));
+        assert_eq!(heartbeat_timeout(Some("0".into())), Ok(None));
+        assert_eq!(
+            heartbeat_timeout(Some("30".into())),
+            Ok(Some(Duration::seconds(30)))
+        );
+        for bad in ["-1", "1.5", "x", "2592001"] {
+            let err = heartbeat_timeout(Some(bad.into())).expect_err(bad);
+            assert!(
+                err.0.contains("SESSIONS_HEARTBEAT_TIMEOUT_SECONDS"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,19 @@ pub enum ApiError {
     ApplicationNotFound,
     #[error("Session not found")]
     SessionNotFound,
+    /// The request contradicts an earlier one: an `Idempotency-Key` reused with another body.
+    #[error("{0}")]
+    Conflict(String),
+    /// A heartbeat for a session that is disconnected (closed, revoked, revoked by a
+    /// revoke-all, or timed out): the caller closes the connection.
+    #[error("Session is disconnected")]
+    SessionDisconnected,
+    /// A request body over the limit.
+    #[error("the request body must be at most {max_bytes} bytes")]
+    PayloadTooLarge { max_bytes: usize },
+    /// A request body that is not declared `application/json`.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
     /// A dependency is down or throttling; the caller should retry after `retry_after_seconds`.
     #[error("The service is temporarily unavailable, retry later")]
     Unavailable { retry_after_seconds: u32 },
@@ -51,6 +64,9 @@ impl ApiError {
             ApiError::MissingCredentials | ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) => 403,
             ApiError::ApplicationNotFound | ApiError::SessionNotFound => 404,
+            ApiError::Conflict(_) | ApiError::SessionDisconnected => 409,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType => 415,
             ApiError::Unavailable { .. } => 503,
             ApiError::Internal => 500,
         }
@@ -63,6 +79,10 @@ impl ApiError {
             ApiError::MissingCredentials | ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::ApplicationNotFound | ApiError::SessionNotFound => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::SessionDisconnected => "session_disconnected",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal => "internal",
         }
@@ -110,6 +130,18 @@ mod tests {
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (ApiError::ApplicationNotFound, 404, "not_found"),
             (ApiError::SessionNotFound, 404, "not_found"),
+            (ApiError::Conflict("x".into()), 409, "conflict"),
+            (ApiError::SessionDisconnected, 409, "session_disconnected"),
+            (
+                ApiError::PayloadTooLarge { max_bytes: 16384 },
+                413,
+                "payload_too_large",
+            ),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
             (
                 ApiError::Unavailable {
                     retry_after_seconds: 1,
@@ -143,6 +175,30 @@ mod tests {
             "Application not found"
         );
         assert_eq!(ApiError::SessionNotFound.to_string(), "Session not found");
+    }
+
+    #[test]
+    fn connection_side_messages_name_what_is_accepted() {
+        assert_eq!(
+            ApiError::PayloadTooLarge { max_bytes: 16384 }.to_string(),
+            "the request body must be at most 16384 bytes"
+        );
+        assert_eq!(
+            ApiError::UnsupportedMediaType.to_string(),
+            "Content-Type must be application/json"
+        );
+        assert_eq!(
+            ApiError::SessionDisconnected.to_string(),
+            "Session is disconnected"
+        );
+        for err in [
+            ApiError::Conflict("x".into()),
+            ApiError::SessionDisconnected,
+            ApiError::PayloadTooLarge { max_bytes: 1 },
+            ApiError::UnsupportedMediaType,
+        ] {
+            assert!(err.headers().is_empty(), "{err:?}");
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! Layout, from the bottom of the stack up (each module uses only those above it in this list):
 //! - [`time`], [`config`]: the clock and its formats; every environment variable, read once.
-//! - [`model`], [`params`], [`error`], [`cursor`]: the rules (derived status, list parameters,
-//!   the error shape, signed cursors); no I/O.
+//! - [`model`], [`params`], [`body`], [`error`], [`cursor`]: the rules (derived status, list
+//!   parameters, the connection side's request bodies, the error shape, signed cursors); no I/O.
 //! - [`auth`]: who is calling (API Gateway's verified claims, or a development token).
 //! - [`route`]: the API's routes, one home for their names, paths and scopes.
 //! - [`store`]: the table, and the only place that knows its item layout.
@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod cursor;
 pub mod error;

@@ -26,6 +26,32 @@ impl SessionStatus {
     }
 }
 
+/// Why a session was disconnected: kept with it, for its disconnect event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectReason {
+    /// The transport closed (the connection side reported it).
+    Closed,
+    /// Revoked alone (revoke-one).
+    Revoked,
+    /// Revoked with every session of its application (revoke-all).
+    RevokedAll,
+    /// No heartbeat within the heartbeat timeout.
+    TimedOut,
+}
+
+impl DisconnectReason {
+    /// The stored (and event) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::Closed => "closed",
+            DisconnectReason::Revoked => "revoked",
+            DisconnectReason::RevokedAll => "revoked_all",
+            DisconnectReason::TimedOut => "timed_out",
+        }
+    }
+}
+
 /// The status a caller sees, computed at request time from the stored facts and one `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,6 +98,11 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// The MCP client's `Implementation` object (`name`, `version`, …) exactly as reported.
     pub client_info: Option<serde_json::Value>,
+    /// The last connect or heartbeat (not activity): what the heartbeat timeout measures. Not
+    /// part of the API's Session object.
+    pub last_seen_at: Option<Timestamp>,
+    /// Why it was disconnected, once it is.
+    pub disconnect_reason: Option<DisconnectReason>,
 }
 
 /// A place in an application's newest-first order (`createdAt` descending, then `id`
@@ -88,6 +119,8 @@ pub struct StatusContext {
     pub now: Timestamp,
     pub idle_window: Duration,
     pub revoked_before: Option<Timestamp>,
+    /// How long a connected session may go without a connect or heartbeat; `None`: forever.
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 impl Session {
@@ -111,12 +144,27 @@ impl Session {
             .unwrap_or(self.created_at)
     }
 
-    /// The contract's four rules, in order: disconnected, expired, idle, active.
+    /// The last connect or heartbeat: `lastSeenAt`, else when it connected.
+    pub fn last_seen(&self) -> Timestamp {
+        self.last_seen_at.unwrap_or_else(|| self.connected_since())
+    }
+
+    /// When a stored-active session's heartbeat timed out (last sign of life + timeout), if it
+    /// has by `ctx.now`.
+    pub fn timed_out_at(&self, ctx: &StatusContext) -> Option<Timestamp> {
+        let timeout = ctx.heartbeat_timeout?;
+        let deadline = self.last_seen() + timeout;
+        (self.status == SessionStatus::Active && deadline < ctx.now).then_some(deadline)
+    }
+
+    /// The contract's four rules, in order: disconnected (stored, revoked by a revoke-all, or
+    /// timed out), expired, idle, active.
     pub fn derived_status(&self, ctx: &StatusContext) -> DerivedStatus {
         let revoked = ctx
             .revoked_before
             .is_some_and(|watermark| self.connected_since() <= watermark);
-        if self.status == SessionStatus::Disconnected || revoked {
+        if self.status == SessionStatus::Disconnected || revoked || self.timed_out_at(ctx).is_some()
+        {
             return DerivedStatus::Disconnected;
         }
         if self.token_expires_at.is_some_and(|exp| exp <= ctx.now) {
@@ -138,7 +186,7 @@ impl Session {
             token_expires_at: self.token_expires_at,
             last_active_at: self.last_active_at,
             connected_at: self.connected_at,
-            disconnected_at: self.disconnected_at,
+            disconnected_at: self.disconnected_at.or_else(|| self.timed_out_at(ctx)),
             created_at: self.created_at,
             agent_id: self.application_id,
             organization_id: self.organization_id,
@@ -198,6 +246,8 @@ mod tests {
             hostname: None,
             user_agent: None,
             client_info: None,
+            last_seen_at: None,
+            disconnect_reason: None,
         }
     }
 
@@ -206,6 +256,7 @@ mod tests {
             now: at(now),
             idle_window: Duration::seconds(300),
             revoked_before: None,
+            heartbeat_timeout: None,
         }
     }
 

@@ -16,19 +16,33 @@ pub enum Route {
     RevokeSessions,
     /// `DELETE …/sessions/{sessionId}`: revoke one session.
     RevokeSession,
+    /// `POST …/sessions`: a client connected (the connection side).
+    ConnectSession,
+    /// `POST …/sessions/{sessionId}/heartbeat`: the connection is alive.
+    HeartbeatSession,
+    /// `POST …/sessions/{sessionId}/disconnect`: the transport closed.
+    DisconnectSession,
 }
 
-/// The collection path; the session routes add `/{sessionId}`.
+/// The collection path; the session routes add `/{sessionId}`, and heartbeat and disconnect
+/// `/heartbeat` and `/disconnect` after that.
 const SESSIONS_PATH: &str = "/api/v1/applications/{applicationId}/sessions";
 const SESSION_PATH: &str = "/api/v1/applications/{applicationId}/sessions/{sessionId}";
+const HEARTBEAT_PATH: &str = "/api/v1/applications/{applicationId}/sessions/{sessionId}/heartbeat";
+const DISCONNECT_PATH: &str =
+    "/api/v1/applications/{applicationId}/sessions/{sessionId}/disconnect";
 
 impl Route {
-    /// Every route, in the order the docs list them.
-    pub const ALL: [Route; 4] = [
+    /// Every route, in the order the docs list them: the management routes, then the
+    /// connection side.
+    pub const ALL: [Route; 7] = [
         Route::ListSessions,
         Route::GetSession,
         Route::RevokeSessions,
         Route::RevokeSession,
+        Route::ConnectSession,
+        Route::HeartbeatSession,
+        Route::DisconnectSession,
     ];
 
     /// The function's name: its folder under `functions/`, and the route label in logs and
@@ -39,6 +53,9 @@ impl Route {
             Route::GetSession => "get-session",
             Route::RevokeSessions => "revoke-sessions",
             Route::RevokeSession => "revoke-session",
+            Route::ConnectSession => "connect-session",
+            Route::HeartbeatSession => "heartbeat-session",
+            Route::DisconnectSession => "disconnect-session",
         }
     }
 
@@ -46,15 +63,24 @@ impl Route {
         match self {
             Route::ListSessions | Route::GetSession => "GET",
             Route::RevokeSessions | Route::RevokeSession => "DELETE",
+            Route::ConnectSession | Route::HeartbeatSession | Route::DisconnectSession => "POST",
         }
     }
 
     /// The path template, with `{applicationId}` and `{sessionId}` parameters.
     pub fn path(self) -> &'static str {
         match self {
-            Route::ListSessions | Route::RevokeSessions => SESSIONS_PATH,
+            Route::ListSessions | Route::RevokeSessions | Route::ConnectSession => SESSIONS_PATH,
             Route::GetSession | Route::RevokeSession => SESSION_PATH,
+            Route::HeartbeatSession => HEARTBEAT_PATH,
+            Route::DisconnectSession => DISCONNECT_PATH,
         }
+    }
+
+    /// Whether the route reads a JSON request body (the connection side's `POST`s); the others
+    /// ignore any body they are sent.
+    pub fn reads_body(self) -> bool {
+        self.method() == "POST"
     }
 
     /// API Gateway's route key: `METHOD path`.
@@ -72,11 +98,15 @@ impl Route {
         Route::ALL.into_iter().find(|r| r.name() == name)
     }
 
-    /// The scope a caller needs (or `management:all`).
+    /// The scope a caller needs; [`Scope::accepted`] says which token scopes satisfy it
+    /// (`management:all` for the management routes, nothing else for the connection side).
     pub fn scope(self) -> Scope {
         match self {
             Route::ListSessions | Route::GetSession => Scope::SessionsRead,
             Route::RevokeSessions | Route::RevokeSession => Scope::SessionsWrite,
+            Route::ConnectSession | Route::HeartbeatSession | Route::DisconnectSession => {
+                Scope::SessionsConnect
+            }
         }
     }
 
@@ -96,11 +126,16 @@ mod tests {
             assert_eq!(Route::from_route_key(&route.route_key()), Some(route));
             assert_eq!(Route::from_name(route.name()), Some(route));
         }
-        assert_eq!(
-            Route::from_route_key("POST /api/v1/applications/{applicationId}/sessions"),
-            None
-        );
+        for unknown in [
+            "PUT /api/v1/applications/{applicationId}/sessions",
+            "POST /api/v1/applications/{applicationId}/sessions/{sessionId}",
+            "GET /api/v1/applications/{applicationId}/sessions/{sessionId}/heartbeat",
+            "DELETE /api/v1/applications/{applicationId}/sessions/{sessionId}/disconnect",
+        ] {
+            assert_eq!(Route::from_route_key(unknown), None, "{unknown}");
+        }
         assert_eq!(Route::from_name("list"), None);
+        assert_eq!(Route::from_name("connect"), None);
         let keys: std::collections::HashSet<_> = Route::ALL.map(Route::route_key).into();
         assert_eq!(keys.len(), Route::ALL.len(), "route keys are distinct");
     }
@@ -112,5 +147,41 @@ mod tests {
         assert!(Route::ALL
             .into_iter()
             .all(|r| r.revokes() == (r.scope() == Scope::SessionsWrite)));
+    }
+
+    #[test]
+    fn the_connection_side_is_three_posts_under_its_own_scope() {
+        let connection: Vec<_> = Route::ALL
+            .into_iter()
+            .filter(|r| r.scope() == Scope::SessionsConnect)
+            .collect();
+        assert_eq!(
+            connection,
+            [
+                Route::ConnectSession,
+                Route::HeartbeatSession,
+                Route::DisconnectSession
+            ]
+        );
+        for route in Route::ALL {
+            assert_eq!(route.reads_body(), connection.contains(&route), "{route:?}");
+            assert_eq!(route.method() == "POST", route.reads_body(), "{route:?}");
+        }
+        assert_eq!(
+            Route::ConnectSession.route_key(),
+            "POST /api/v1/applications/{applicationId}/sessions"
+        );
+        assert_eq!(
+            Route::HeartbeatSession.route_key(),
+            "POST /api/v1/applications/{applicationId}/sessions/{sessionId}/heartbeat"
+        );
+        assert_eq!(
+            Route::DisconnectSession.route_key(),
+            "POST /api/v1/applications/{applicationId}/sessions/{sessionId}/disconnect"
+        );
+        assert_eq!(
+            Route::ALL.map(Route::name)[4..],
+            ["connect-session", "heartbeat-session", "disconnect-session"]
+        );
     }
 }

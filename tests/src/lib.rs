@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use chrono::Duration;
 use lambda_http::Request;
 use sessions::api::Api;
+use sessions::auth::Scope;
 use sessions::config::{Config, TrustRoots};
 use sessions::model::{Application, Session, SessionStatus};
 use sessions::route::Route;
@@ -32,6 +33,18 @@ fn event_template(route: Route) -> &'static str {
         Route::GetSession => include_str!("../../events/get-session.json"),
         Route::RevokeSessions => include_str!("../../events/revoke-sessions.json"),
         Route::RevokeSession => include_str!("../../events/revoke-session.json"),
+        Route::ConnectSession => include_str!("../../events/connect-session.json"),
+        Route::HeartbeatSession => include_str!("../../events/heartbeat-session.json"),
+        Route::DisconnectSession => include_str!("../../events/disconnect-session.json"),
+    }
+}
+
+/// The scopes the harness's caller holds on `route`: both management scopes on the management
+/// routes (neither grants the connection side), `sessions:connect` on the connection side.
+pub fn caller_scopes(route: Route) -> &'static str {
+    match route.scope() {
+        Scope::SessionsConnect => "sessions:connect",
+        Scope::SessionsRead | Scope::SessionsWrite => "sessions:read sessions:write",
     }
 }
 
@@ -269,26 +282,27 @@ impl World {
         }
     }
 
-    /// An event of a collection route (`ListSessions`, `RevokeSessions`) for the world's
-    /// application, as the world's organization with both scopes.
+    /// An event of a collection route (`ListSessions`, `RevokeSessions`, `ConnectSession`)
+    /// for the world's application, as the world's organization with the route's scopes
+    /// ([`caller_scopes`]).
     pub fn event(&self, route: Route) -> Event {
         assert!(
             !takes_session(route),
             "{route:?} names a session: use World::session_event"
         );
-        Event::new(route, &self.app.id.to_string(), None)
-            .claims(self.org, "sessions:read sessions:write")
+        Event::new(route, &self.app.id.to_string(), None).claims(self.org, caller_scopes(route))
     }
 
-    /// An event of a session route (`GetSession`, `RevokeSession`) for `session` of the
-    /// world's application, as the world's organization with both scopes.
+    /// An event of a session route (`GetSession`, `RevokeSession`, `HeartbeatSession`,
+    /// `DisconnectSession`) for `session` of the world's application, as the world's
+    /// organization with the route's scopes ([`caller_scopes`]).
     pub fn session_event(&self, route: Route, session: Uuid) -> Event {
         assert!(
             takes_session(route),
             "{route:?} names no session: use World::event"
         );
         Event::new(route, &self.app.id.to_string(), Some(&session.to_string()))
-            .claims(self.org, "sessions:read sessions:write")
+            .claims(self.org, caller_scopes(route))
     }
 
     /// One event per route of [`Route::ALL`] for the world's application (the session routes
@@ -312,6 +326,42 @@ impl World {
 
     pub fn revoke_one_event(&self, session: Uuid) -> Event {
         self.session_event(Route::RevokeSession, session)
+    }
+
+    /// A connect to the world's application with `body` (as JSON), as its connection side.
+    pub fn connect_event(&self, body: &serde_json::Value) -> Event {
+        self.event(Route::ConnectSession).json_body(body)
+    }
+
+    /// A heartbeat of `session` with `body` (as JSON), as the world's connection side.
+    pub fn heartbeat_event(&self, session: Uuid, body: &serde_json::Value) -> Event {
+        self.session_event(Route::HeartbeatSession, session)
+            .json_body(body)
+    }
+
+    /// A disconnect of `session` with the example event's body (`{}`), as the world's
+    /// connection side.
+    pub fn disconnect_event(&self, session: Uuid) -> Event {
+        self.session_event(Route::DisconnectSession, session)
+    }
+
+    /// Connects a session to the world's application with `body`; its id and the answer.
+    /// Panics unless the answer is a 201 with a session.
+    pub async fn connect(&self, body: &serde_json::Value) -> (Uuid, Reply) {
+        let reply = self.call(self.connect_event(body)).await;
+        assert_eq!(reply.status, 201, "connect: {:#}", reply.body);
+        let id = reply.body["session"]["id"]
+            .as_str()
+            .and_then(|id| Uuid::try_parse(id).ok())
+            .unwrap_or_else(|| panic!("a session id in {:#}", reply.body));
+        (id, reply)
+    }
+
+    /// The session `id` as a get reads it now (`sessions:read`). Panics unless that is a 200.
+    pub async fn read(&self, id: Uuid) -> serde_json::Value {
+        let reply = self.call(self.get_event(id)).await;
+        assert_eq!(reply.status, 200, "get {id}: {:#}", reply.body);
+        reply.body["session"].clone()
     }
 
     pub async fn list(&self, query: &[(&str, &str)]) -> Reply {
@@ -370,6 +420,8 @@ pub fn session_of(app: &Application, created_at: Timestamp) -> Session {
         hostname: None,
         user_agent: None,
         client_info: None,
+        last_seen_at: None,
+        disconnect_reason: None,
     }
 }
 
@@ -542,23 +594,25 @@ pub fn encode(s: &str) -> String {
 }
 
 /// The contract's error codes, each with the one status it goes with (`openapi.yaml`'s `Error`
-/// schema; `rate_limited` is API Gateway's throttling, which never reaches a function).
-pub const ERROR_CODES: [(u16, &str); 7] = [
+/// schema; `rate_limited` is API Gateway's throttling, which never reaches a function). 409 has
+/// two codes: `conflict` and `session_disconnected`.
+pub const ERROR_CODES: [(u16, &str); 11] = [
     (400, "invalid_request"),
     (401, "unauthorized"),
     (403, "forbidden"),
     (404, "not_found"),
+    (409, "conflict"),
+    (409, "session_disconnected"),
+    (413, "payload_too_large"),
+    (415, "unsupported_media_type"),
     (429, "rate_limited"),
     (500, "internal"),
     (503, "unavailable"),
 ];
 
-/// The contract's error code for `status`, if the contract has one.
-pub fn error_code(status: u16) -> Option<&'static str> {
-    ERROR_CODES
-        .iter()
-        .find(|(s, _)| *s == status)
-        .map(|(_, code)| *code)
+/// Whether `code` is one of the contract's codes for `status`.
+pub fn is_error_code(status: u16, code: &str) -> bool {
+    ERROR_CODES.contains(&(status, code))
 }
 
 /// A handler's response, decoded.
@@ -656,12 +710,11 @@ impl Reply {
     }
 
     /// Asserts the contract's error shape and returns the message.
-    /// The code must be the contract's code for the status ([`error_code`]).
+    /// The code must be a contract's code for the status ([`ERROR_CODES`]).
     pub fn expect_error(&self, status: u16, code: &str) -> String {
-        assert_eq!(
-            error_code(status),
-            Some(code),
-            "the contract's code for {status}"
+        assert!(
+            is_error_code(status, code),
+            "{code} is not a contract's code for {status}"
         );
         assert_eq!(self.status, status, "status of {:#}", self.body);
         assert_eq!(self.body["statusCode"], status, "{:#}", self.body);
@@ -706,10 +759,45 @@ impl Event {
         self
     }
 
-    /// Sets the request body (the routes read none; a client may send one anyway).
-    pub fn body(mut self, body: &str) -> Event {
+    /// Sets the request body as the client sent it (text; `Content-Length` to match). The
+    /// management routes read none; a client may send one anyway.
+    pub fn body(self, body: &str) -> Event {
+        self.encoded_body(body, false, body.len())
+    }
+
+    /// Sets the body as API Gateway passes it: `body` is the text of the event's `body` member,
+    /// base64 of the received bytes when `base64`; `received` is their length.
+    pub fn encoded_body(mut self, body: &str, base64: bool, received: usize) -> Event {
         self.value["body"] = body.into();
+        self.value["isBase64Encoded"] = base64.into();
+        self.header("content-length", &received.to_string())
+    }
+
+    /// Sets `value` as the JSON body (`Content-Type` as in the example event).
+    pub fn json_body(self, value: &serde_json::Value) -> Event {
+        self.body(&value.to_string())
+    }
+
+    /// No body at all (API Gateway leaves the member out), and no `Content-Length`.
+    pub fn without_body(mut self) -> Event {
+        if let Some(event) = self.value.as_object_mut() {
+            event.remove("body");
+            event.insert("isBase64Encoded".into(), false.into());
+        }
+        self.without_header("content-length")
+    }
+
+    /// Removes a request header.
+    pub fn without_header(mut self, name: &str) -> Event {
+        if let Some(h) = self.value["headers"].as_object_mut() {
+            h.remove(&name.to_ascii_lowercase());
+        }
         self
+    }
+
+    /// The body the event carries: the `body` member's text (`None` without one).
+    pub fn body_text(&self) -> Option<&str> {
+        self.value["body"].as_str()
     }
 }
 

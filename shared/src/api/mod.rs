@@ -7,12 +7,18 @@
 //!
 //! - [`envelope`]: what every request gets (request id, clock, headers, log line, metrics);
 //! - [`page`]: the list's read-ahead rules, pure;
-//! - `read`: list and get; `revoke`: revoke-all and revoke-one.
+//! - `read`: list and get; `revoke`: revoke-all and revoke-one;
+//! - [`connect`]: the connection side (connect, heartbeat, disconnect), whose bodies
+//!   [`crate::body`] reads.
 
+pub mod connect;
 pub mod envelope;
 pub mod page;
 mod read;
 mod revoke;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use chrono::Duration;
 use lambda_http::{Body, Request, Response};
@@ -26,7 +32,7 @@ use crate::model::StatusContext;
 use crate::route::Route;
 use crate::store::{DynamoStore, StoreError};
 use crate::time::Timestamp;
-use envelope::{path_uuid, Exchange, Facts, RETRY_AFTER_SECONDS};
+use envelope::{path_uuid, Exchange, Facts, Reply, RETRY_AFTER_SECONDS};
 
 pub use envelope::REQUEST_ID_HEADER;
 
@@ -37,18 +43,50 @@ pub struct Api {
     auth: Authenticator,
     cursors: CursorCodec,
     idle_window: Duration,
+    heartbeat_timeout: Option<Duration>,
     metrics: MetricsConfig,
 }
 
+/// A route's handler, boxed: a route's future (SDK calls under time bounds) is large, and a
+/// debug build or a small thread stack should not have to hold it.
+type HandlerFn = for<'a> fn(
+    &'a Api,
+    &'a Request,
+    &'a Exchange,
+    &'a mut Facts,
+) -> Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send + 'a>>;
+
+/// One route and its handler, chosen at compile time ([`endpoint`]), so that a function's
+/// binary holds its own route's code and not the others'.
+#[derive(Clone, Copy)]
+pub struct Endpoint {
+    route: Route,
+    handler: HandlerFn,
+}
+
+/// The endpoint of `route`; call it in a `const` so that only that handler is linked.
+pub const fn endpoint(route: Route) -> Endpoint {
+    let handler: HandlerFn = match route {
+        Route::ListSessions => |api, req, x, facts| Box::pin(api.list(req, x, facts)),
+        Route::GetSession => |api, req, x, facts| Box::pin(api.get(req, x, facts)),
+        Route::RevokeSessions => |api, req, x, facts| Box::pin(api.revoke_all(req, x, facts)),
+        Route::RevokeSession => |api, req, x, facts| Box::pin(api.revoke_one(req, x, facts)),
+        Route::ConnectSession => |api, req, x, facts| Box::pin(api.connect(req, x, facts)),
+        Route::HeartbeatSession => |api, req, x, facts| Box::pin(api.heartbeat(req, x, facts)),
+        Route::DisconnectSession => |api, req, x, facts| Box::pin(api.disconnect(req, x, facts)),
+    };
+    Endpoint { route, handler }
+}
+
 /// A function's whole `main`: logging, configuration and the SDK client once per instance
-/// (outside the handler), then the Lambda runtime loop for `route`. A bad configuration fails
-/// the init, before any request is accepted.
-pub async fn serve(route: Route) -> Result<(), lambda_http::Error> {
+/// (outside the handler), then the Lambda runtime loop for `endpoint`. A bad configuration
+/// fails the init, before any request is accepted.
+pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let api = Api::from_env().await?;
     lambda_http::run(lambda_http::service_fn(|req: Request| {
         let api = &api;
-        async move { Ok::<_, std::convert::Infallible>(api.handle(route, req).await) }
+        async move { Ok::<_, std::convert::Infallible>(api.answer(endpoint, req).await) }
     }))
     .await
 }
@@ -78,6 +116,7 @@ impl Api {
             auth,
             cursors: CursorCodec::new(config.cursor_keys.clone()),
             idle_window: config.idle_window,
+            heartbeat_timeout: config.heartbeat_timeout,
             metrics: config.metrics.clone(),
         })
     }
@@ -85,16 +124,13 @@ impl Api {
     /// Answers one request for `route`: the one place every route passes through, so each gets
     /// the same request id, clock, error mapping, headers, log line and metrics.
     pub async fn handle(&self, route: Route, req: Request) -> Response<Body> {
-        let x = Exchange::begin(&req, route);
+        self.answer(endpoint(route), req).await
+    }
+
+    async fn answer(&self, endpoint: Endpoint, req: Request) -> Response<Body> {
+        let x = Exchange::begin(&req, endpoint.route);
         let mut facts = Facts::default();
-        // Boxed: a route's future (SDK calls under time bounds) is large, and a debug build or
-        // a small thread stack should not have to hold it.
-        let outcome = match route {
-            Route::ListSessions => Box::pin(self.list(&req, &x, &mut facts)).await,
-            Route::GetSession => Box::pin(self.get(&req, &x, &mut facts)).await,
-            Route::RevokeSessions => Box::pin(self.revoke_all(&req, &x, &mut facts)).await,
-            Route::RevokeSession => Box::pin(self.revoke_one(&req, &x, &mut facts)).await,
-        };
+        let outcome = (endpoint.handler)(self, &req, &x, &mut facts).await;
         x.finish(outcome, &facts, &self.metrics)
     }
 
@@ -115,21 +151,29 @@ impl Api {
         Ok((caller.organization_id, application_id))
     }
 
+    /// What the derived status of this request's sessions is judged by: its one `now`, the
+    /// configured idle window and heartbeat timeout, and the application's watermark.
     fn status_context(&self, now: Timestamp, revoked_before: Option<Timestamp>) -> StatusContext {
         StatusContext {
             now,
             idle_window: self.idle_window,
             revoked_before,
+            heartbeat_timeout: self.heartbeat_timeout,
         }
     }
 }
 
-/// Store failures as the API answers them: not found is 404, retryable ones are 503 with
-/// `Retry-After`; the rest 500, details only logged.
+/// Store failures as the API answers them: not found is 404, a disconnected session or a
+/// reused idempotency key 409, retryable ones 503 with `Retry-After`; the rest 500, details
+/// only logged.
 fn store_error(x: &Exchange, e: StoreError) -> ApiError {
     match e {
         StoreError::ApplicationNotFound => ApiError::ApplicationNotFound,
         StoreError::SessionNotFound => ApiError::SessionNotFound,
+        StoreError::SessionDisconnected => ApiError::SessionDisconnected,
+        StoreError::IdempotencyConflict => ApiError::Conflict(
+            "Idempotency-Key was already used with a different request body".into(),
+        ),
         StoreError::Unavailable(detail) => {
             tracing::warn!(request_id = %x.request_id, route = x.route.name(), error = %detail, "dependency unavailable");
             ApiError::Unavailable {

@@ -150,6 +150,8 @@ mod tests {
                     hostname: None,
                     user_agent: None,
                     client_info: None,
+                    last_seen_at: None,
+                    disconnect_reason: None,
                 }
             })
             .collect()

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::envelope::{path_uuid, to_json, Exchange, Facts, Reply, RETRY_AFTER_SECONDS};
 use super::{store_error, Api};
 use crate::error::ApiError;
+use crate::model::DisconnectReason;
 use crate::store::Disconnected;
 
 impl Api {
@@ -58,7 +59,13 @@ impl Api {
         let session_id = path_uuid(req, "sessionId")?;
         let changed = self
             .store
-            .disconnect_session(org, application_id, session_id, x.now)
+            .disconnect_session(
+                org,
+                application_id,
+                session_id,
+                x.now,
+                DisconnectReason::Revoked,
+            )
             .await
             .map_err(|e| store_error(x, e))?
             == Disconnected::Now;

@@ -18,7 +18,8 @@ use uuid::Uuid;
 use crate::config::DevJwtConfig;
 use crate::error::ApiError;
 
-/// The scope Kontext service-account tokens carry; it grants every management route.
+/// The scope Kontext service-account tokens carry; it grants every management route (the
+/// reads and the revocations), never the connection side.
 pub const MANAGEMENT_ALL: &str = "management:all";
 /// Longer bearer tokens are refused before they are parsed.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -26,8 +27,13 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
+    /// List and get.
     SessionsRead,
+    /// Revoke all, revoke one.
     SessionsWrite,
+    /// The connection side (connect, heartbeat, disconnect): the service token of the component
+    /// that holds the MCP connections. Granted by itself only.
+    SessionsConnect,
 }
 
 impl Scope {
@@ -35,6 +41,17 @@ impl Scope {
         match self {
             Scope::SessionsRead => "sessions:read",
             Scope::SessionsWrite => "sessions:write",
+            Scope::SessionsConnect => "sessions:connect",
+        }
+    }
+
+    /// The token scopes any one of which satisfies this scope: itself, and `management:all`
+    /// for the management scopes. The authorizer's `AuthorizationScopes` of a route are these.
+    pub fn accepted(self) -> &'static [&'static str] {
+        match self {
+            Scope::SessionsRead => &["sessions:read", MANAGEMENT_ALL],
+            Scope::SessionsWrite => &["sessions:write", MANAGEMENT_ALL],
+            Scope::SessionsConnect => &["sessions:connect"],
         }
     }
 }
@@ -48,9 +65,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// 403 unless the caller holds `scope` or `management:all`.
+    /// 403 unless the caller holds one of the scopes that satisfy `scope` ([`Scope::accepted`]):
+    /// `management:all` grants reads and revocations, never `sessions:connect`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(scope.as_str()) || self.scopes.contains(MANAGEMENT_ALL) {
+        if scope.accepted().iter().any(|s| self.scopes.contains(*s)) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
@@ -119,4 +137,57 @@ fn bearer_token(req: &Request) -> Result<&str, ApiError> {
         return Err(missing());
     }
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(scopes: &[&str]) -> Caller {
+        Caller {
+            organization_id: Uuid::nil(),
+            subject: None,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    const ALL: [Scope; 3] = [
+        Scope::SessionsRead,
+        Scope::SessionsWrite,
+        Scope::SessionsConnect,
+    ];
+
+    #[test]
+    fn each_scope_grants_itself_only() {
+        for held in ALL {
+            let c = caller(&[held.as_str()]);
+            for needed in ALL {
+                assert_eq!(
+                    c.require(needed).is_ok(),
+                    held == needed,
+                    "{held:?} for {needed:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn management_all_grants_the_management_scopes_but_not_connect() {
+        let c = caller(&[MANAGEMENT_ALL]);
+        assert!(c.require(Scope::SessionsRead).is_ok());
+        assert!(c.require(Scope::SessionsWrite).is_ok());
+        let err = c.require(Scope::SessionsConnect).expect_err("not connect");
+        assert_eq!(err.status_code(), 403);
+        assert_eq!(err.to_string(), "token lacks the sessions:connect scope");
+        let every_other = caller(&[MANAGEMENT_ALL, "sessions:read", "sessions:write"]);
+        assert!(every_other.require(Scope::SessionsConnect).is_err());
+    }
+
+    #[test]
+    fn accepted_scopes_start_with_the_scope_itself() {
+        for scope in ALL {
+            assert_eq!(scope.accepted()[0], scope.as_str());
+        }
+        assert_eq!(Scope::SessionsConnect.accepted(), ["sessions:connect"]);
+    }
 }

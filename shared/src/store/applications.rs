@@ -9,7 +9,8 @@ use super::{classify, DynamoStore, StoreError};
 use crate::model::Application;
 
 impl DynamoStore {
-    /// Registers an application for its organization (and in the by-id directory).
+    /// Registers an application for its organization (and in the by-id directory), with the
+    /// heads of its shards, which every connect checks.
     pub async fn create_application(&self, app: &Application) -> Result<(), StoreError> {
         let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
             Ok(TransactWriteItem::builder()
@@ -24,11 +25,14 @@ impl DynamoStore {
                 )
                 .build())
         };
+        let mut items = vec![put(application_to_item(app)?)?, put(directory_item(app)?)?];
+        for shard in 0..SHARDS {
+            items.push(put(head_item(app, shard))?);
+        }
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(application_to_item(app)?)?)
-            .transact_items(put(directory_item(app)?)?)
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {

@@ -4,7 +4,8 @@
 //! One file per job:
 //! - [`applications`]: register an application, look one up;
 //! - [`reads`]: one session, a page of sessions;
-//! - [`lifecycle`]: a session's writes (create, touch, disconnect);
+//! - [`lifecycle`]: a session's writes (connect, heartbeat, disconnect);
+//! - [`sweep`]: storing timed-out sessions as disconnected (the scheduled function);
 //! - [`revoke`]: revoke-all's watermark and sweep;
 //! - [`budget`]: the time a request may spend, and the one retry loop;
 //! - [`schema`]: creating the table (tools and tests only; in AWS the template creates it);
@@ -21,6 +22,7 @@ mod reads;
 mod revoke;
 #[cfg(feature = "tooling")]
 mod schema;
+mod sweep;
 pub mod transport;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -33,8 +35,9 @@ use crate::time::Timestamp;
 use layout::DecodeError;
 
 pub use budget::{Budget, DEADLINE_MARGIN};
-pub use lifecycle::{Disconnected, Touched};
+pub use lifecycle::{Connected, Disconnected, Heartbeat, Idempotency, NewSession};
 pub use revoke::{RevokeOutcome, REVOKE_CONCURRENCY};
+pub use sweep::SweepOutcome;
 
 /// Why a store call failed, at the granularity the API needs.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,12 @@ pub enum StoreError {
     /// The session does not exist in that application.
     #[error("session not found")]
     SessionNotFound,
+    /// The session is disconnected (for any reason): it takes no heartbeat.
+    #[error("session disconnected")]
+    SessionDisconnected,
+    /// An idempotency key used again with a different request.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyConflict,
     /// The item to create exists already.
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
@@ -120,13 +129,15 @@ pub struct QueryChunk {
     pub exhausted: bool,
 }
 
-/// The table, through the AWS SDK. Cheap to clone.
+/// The table, through the AWS SDK. Cheap to clone (clones share the watermark cache).
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     /// How long a disconnected session stays before the table's TTL deletes it.
     retention: Option<chrono::Duration>,
+    /// Applications recently read by heartbeats, for their watermark.
+    applications: lifecycle::ApplicationCache,
 }
 
 impl DynamoStore {
@@ -135,6 +146,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             retention: None,
+            applications: lifecycle::ApplicationCache::default(),
         }
     }
 

@@ -9,21 +9,23 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use futures::future::try_join_all;
 use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use super::layout::*;
-use super::lifecycle::Transition;
+use super::lifecycle::{Only, Transition};
 use super::{classify, Budget, DynamoStore, StoreError};
+use crate::model::DisconnectReason;
 use crate::time::{self, Timestamp};
 
-/// How many conditional updates a revoke keeps in flight at once.
-pub const REVOKE_CONCURRENCY: usize = 32;
+/// How many sessions a revoke moves at once (each an update, then a marker delete).
+pub const REVOKE_CONCURRENCY: usize = 64;
 /// Attempts per session while the table throttles (each attempt has the SDK's own retries).
 const REVOKE_ITEM_ATTEMPTS: u32 = 5;
 /// Attempts at the watermark while transactions on the application item (connects) conflict.
 const WATERMARK_ATTEMPTS: u32 = 12;
-/// Page size of the revoke sweep over the connected index.
+/// Page size of the revoke sweep over a shard's connected markers.
 const REVOKE_PAGE: i32 = 1000;
 
 /// What a revoke-all did.
@@ -40,7 +42,10 @@ pub struct RevokeOutcome {
 impl DynamoStore {
     /// Revoke-all: raises the application's revocation watermark (or takes up the revocation
     /// whose sweep a previous call left pending), then disconnects every session that connected
-    /// at or before it, found through the sparse `connected` index.
+    /// at or before it, found through the connected markers of each of its shards. Each shard's
+    /// head takes the watermark before its markers are read (consistently): a connect
+    /// checks that head in its transaction, so one that connected before the watermark either
+    /// committed its marker before the read, or is refused.
     ///
     /// The count is exact under concurrency and retries: each session changes state through a
     /// conditional write that only one caller can win, and a write that succeeded on an attempt
@@ -63,6 +68,10 @@ impl DynamoStore {
         let watermark = self
             .begin_revocation(organization_id, application_id, now, &budget)
             .await?;
+        try_join_all((0..SHARDS).map(|shard| {
+            self.raise_head(organization_id, application_id, shard, watermark, &budget)
+        }))
+        .await?;
         let mut outcome = self
             .sweep(organization_id, application_id, watermark, &budget)
             .await?;
@@ -82,8 +91,8 @@ impl DynamoStore {
         Ok(outcome)
     }
 
-    /// Disconnects every stored-active session that connected at or before `watermark`.
-    /// Fails only when nothing was moved yet.
+    /// Disconnects every stored-active session that connected at or before `watermark`, shard
+    /// by shard. Fails only when nothing was moved yet.
     async fn sweep(
         &self,
         organization_id: Uuid,
@@ -92,80 +101,131 @@ impl DynamoStore {
         budget: &Budget,
     ) -> Result<RevokeOutcome, StoreError> {
         let call = Uuid::new_v4();
-        let pk = partition_key(organization_id, application_id);
-        let mut start = None;
         let mut outcome = RevokeOutcome {
             disconnected: 0,
             complete: true,
         };
-        loop {
-            if budget.spent() {
-                outcome.complete = false;
-                break;
-            }
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_CONNECTED)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .projection_expression("#sk")
-                .consistent_read(true)
-                .limit(REVOKE_PAGE)
-                .set_exclusive_start_key(start.take())
-                .send();
-            let page = match budget
-                .bound("Query", async {
-                    query.await.map_err(|e| classify("Query", e))
-                })
-                .await
-            {
-                Ok(page) => page,
-                Err(e) if outcome.disconnected > 0 => {
-                    tracing::warn!(error = %e, moved = outcome.disconnected, "revoke sweep stopped early");
+        // Markers sort by creation; a session cannot have connected before it was created, so
+        // markers created after the watermark are never read.
+        let upper = format!("{CONN_PREFIX}{}#~", millis_key(watermark));
+        'shards: for shard in 0..SHARDS {
+            let pk = shard_pk(organization_id, application_id, shard);
+            let mut start = None;
+            loop {
+                if budget.spent() {
                     outcome.complete = false;
-                    break;
+                    break 'shards;
                 }
-                Err(e) => return Err(e),
-            };
-            let keys: Vec<Item> = page
-                .items()
-                .iter()
-                .filter_map(|item| string_attr(item, SK))
-                .filter(|sk| is_session_sk(sk))
-                .map(|sk| key(pk.clone(), sk.to_string()))
-                .collect();
-            let wanted = keys.len();
-            let results: Vec<Result<Transition, StoreError>> = stream::iter(keys)
-                .take_while(|_| futures::future::ready(!budget.spent()))
-                .map(|key| self.disconnect_with_retries(key, watermark, call, budget))
-                .buffer_unordered(REVOKE_CONCURRENCY)
-                .collect()
-                .await;
-            if results.len() < wanted {
-                outcome.complete = false;
-            }
-            for result in results {
-                match result {
-                    Ok(Transition::Done) => outcome.disconnected += 1,
-                    Ok(Transition::NotActive | Transition::Missing) => {}
-                    Err(e) => {
-                        // Left for the next call, whatever the fault: one bad item never
-                        // throws away what the others moved.
-                        tracing::warn!(error = %e, "revoke left a session for the next sweep");
+                let query = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":pk", s(pk.clone()))
+                    .expression_attribute_values(":lo", s(CONN_PREFIX))
+                    .expression_attribute_values(":hi", s(upper.clone()))
+                    .projection_expression("#sk")
+                    .consistent_read(true)
+                    .limit(REVOKE_PAGE)
+                    .set_exclusive_start_key(start.take())
+                    .send();
+                let page = match budget
+                    .bound("Query", async {
+                        query.await.map_err(|e| classify("Query", e))
+                    })
+                    .await
+                {
+                    Ok(page) => page,
+                    Err(e) if outcome.disconnected > 0 => {
+                        tracing::warn!(error = %e, moved = outcome.disconnected, "revoke sweep stopped early");
                         outcome.complete = false;
+                        break 'shards;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let sessions: Vec<Uuid> = page
+                    .items()
+                    .iter()
+                    .filter_map(|item| string_attr(item, SK).and_then(marker_position))
+                    .map(|position| position.id)
+                    .collect();
+                let wanted = sessions.len();
+                let results: Vec<Result<Transition, StoreError>> = stream::iter(sessions)
+                    .take_while(|_| futures::future::ready(!budget.spent()))
+                    .map(|session| {
+                        self.disconnect_with_retries(
+                            organization_id,
+                            application_id,
+                            session,
+                            watermark,
+                            call,
+                            budget,
+                        )
+                    })
+                    .buffer_unordered(REVOKE_CONCURRENCY)
+                    .collect()
+                    .await;
+                if results.len() < wanted {
+                    outcome.complete = false;
+                }
+                for result in results {
+                    match result {
+                        Ok(Transition::Done(_)) => outcome.disconnected += 1,
+                        Ok(Transition::NotActive(_) | Transition::Spared | Transition::Missing) => {
+                        }
+                        Err(e) => {
+                            // Left for the next call, whatever the fault: one bad item never
+                            // throws away what the others moved.
+                            tracing::warn!(error = %e, "revoke left a session for the next sweep");
+                            outcome.complete = false;
+                        }
                     }
                 }
-            }
-            match page.last_evaluated_key {
-                Some(k) if outcome.complete => start = Some(k),
-                _ => break,
+                match page.last_evaluated_key {
+                    Some(k) if outcome.complete => start = Some(k),
+                    Some(_) => break 'shards,
+                    None => break,
+                }
             }
         }
         Ok(outcome)
+    }
+
+    /// Copies the watermark to a shard's head (never lowering it), which every connect to the
+    /// shard checks; retried while connects' transactions hold the head.
+    async fn raise_head(
+        &self,
+        organization_id: Uuid,
+        application_id: Uuid,
+        shard: u32,
+        watermark: Timestamp,
+        budget: &Budget,
+    ) -> Result<(), StoreError> {
+        budget
+            .retrying("UpdateItem", WATERMARK_ATTEMPTS, || async {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(head_key(organization_id, application_id, shard)))
+                    .update_expression("SET #rb = :w")
+                    .condition_expression("attribute_not_exists(#rb) OR #rb < :w")
+                    .expression_attribute_names("#rb", REVOKED_BEFORE)
+                    .expression_attribute_values(":w", ts(&watermark))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(e) => match e.as_service_error() {
+                        // An equal or newer watermark is there already.
+                        Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                        _ => Err(classify("UpdateItem", e)),
+                    },
+                }
+            })
+            .await
     }
 
     /// The watermark this call sweeps to: `now`, raised (never lowered) and marked pending; or,
@@ -256,14 +316,28 @@ impl DynamoStore {
     /// unseen is recognised by the call's id.
     async fn disconnect_with_retries(
         &self,
-        key: Item,
+        organization_id: Uuid,
+        application_id: Uuid,
+        session_id: Uuid,
         watermark: Timestamp,
         call: Uuid,
         budget: &Budget,
     ) -> Result<Transition, StoreError> {
+        let only = Only {
+            connected_by: Some(watermark),
+            last_seen: None,
+        };
         budget
             .retrying("UpdateItem", REVOKE_ITEM_ATTEMPTS, || {
-                self.disconnect(key.clone(), watermark, call, Some(watermark))
+                self.disconnect(
+                    organization_id,
+                    application_id,
+                    session_id,
+                    watermark,
+                    call,
+                    only,
+                    DisconnectReason::RevokedAll,
+                )
             })
             .await
     }

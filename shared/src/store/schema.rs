@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
@@ -11,7 +11,7 @@ use super::layout::*;
 use super::{classify, DynamoStore, StoreError};
 
 impl DynamoStore {
-    /// Creates the table with its two local secondary indexes and its change stream.
+    /// Creates the table with its `live` index and its change stream.
     /// Returns `false` when it exists already. (In AWS, `template.yaml` creates the table.)
     pub async fn create_table(&self) -> Result<bool, StoreError> {
         self.create_table_with_stream(true).await
@@ -36,19 +36,17 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Internal(e.to_string()))
         };
-        let lsi = |index: &str, sort: &str| -> Result<LocalSecondaryIndex, StoreError> {
-            LocalSecondaryIndex::builder()
-                .index_name(index)
-                .key_schema(key(PK, KeyType::Hash)?)
-                .key_schema(key(sort, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .map_err(|e| StoreError::Internal(e.to_string()))
-        };
+        let live = GlobalSecondaryIndex::builder()
+            .index_name(INDEX_LIVE)
+            .key_schema(key(LIVE_KEY, KeyType::Hash)?)
+            .key_schema(key(LAST_SEEN_KEY, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         let result = self
             .client
             .create_table()
@@ -56,12 +54,11 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr(PK)?)
             .attribute_definitions(attr(SK)?)
-            .attribute_definitions(attr(CREATED_KEY)?)
-            .attribute_definitions(attr(CONNECTED_KEY)?)
+            .attribute_definitions(attr(LIVE_KEY)?)
+            .attribute_definitions(attr(LAST_SEEN_KEY)?)
             .key_schema(key(PK, KeyType::Hash)?)
             .key_schema(key(SK, KeyType::Range)?)
-            .local_secondary_indexes(lsi(INDEX_BY_CREATED, CREATED_KEY)?)
-            .local_secondary_indexes(lsi(INDEX_CONNECTED, CONNECTED_KEY)?)
+            .global_secondary_indexes(live)
             .set_stream_specification(if stream {
                 Some(
                     StreamSpecification::builder()

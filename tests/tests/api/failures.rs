@@ -121,6 +121,51 @@ async fn missing_scope_is_403_and_management_all_grants_both() {
     assert_eq!(revoke.body["disconnectedCount"], 1);
 }
 
+#[tokio::test]
+async fn each_route_takes_its_own_scope_and_management_all_only_on_management_routes() {
+    let world = World::new().await;
+    let holdings = [
+        "sessions:read",
+        "sessions:write",
+        "management:all",
+        "sessions:connect",
+        "sessions:read sessions:write management:all",
+        "sessions:connect:extra connect sessions:*",
+    ];
+    for event in routes(&world) {
+        let route = event.route();
+        for held in holdings {
+            let granted = route
+                .scope()
+                .accepted()
+                .iter()
+                .any(|s| held.split(' ').any(|h| h == *s));
+            let reply = world.call(event.clone().claims(world.org, held)).await;
+            if granted {
+                assert_ne!(reply.status, 403, "{route:?} with {held}: {:#}", reply.body);
+                assert!(
+                    reply.status < 500,
+                    "{route:?} with {held}: {:#}",
+                    reply.body
+                );
+            } else {
+                assert_eq!(
+                    reply.expect_error(403, "forbidden"),
+                    format!("token lacks the {} scope", route.scope().as_str()),
+                    "{route:?} with {held}"
+                );
+                assert_eq!(reply.bearer_error().as_deref(), Some("insufficient_scope"));
+            }
+        }
+    }
+    // Whatever else it holds, only sessions:connect grants the connection side, and it grants
+    // nothing else.
+    for route in Route::ALL {
+        let connect_only = route.scope().accepted() == ["sessions:connect"];
+        assert_eq!(connect_only, route.method() == "POST", "{route:?}");
+    }
+}
+
 async fn dev_world() -> World {
     World::with_env(|vars| {
         vars.insert("SESSIONS_DEV_JWT_SECRET".into(), DEV_SECRET.into());

@@ -7,14 +7,19 @@
 //! `cargo test -p sessions-tests <filter>` picks tests by path, e.g. `routes::list`,
 //! `security::`, or `e2e` for the end-to-end run through `cargo lambda watch`.
 
-/// Each route, clause by clause.
+/// Each route, clause by clause: the management routes, then the connection side (connect,
+/// heartbeat and the heartbeat timeout, disconnect).
 mod routes {
     mod adversity;
+    mod connect;
+    mod disconnect;
     mod get;
+    mod heartbeat;
     mod list;
     mod revoke_all;
     mod revoke_at_scale;
     mod revoke_one;
+    mod sweep;
 }
 
 /// Attacks: tokens, tenants, cursors, hostile input, what the logs hold, parser properties and

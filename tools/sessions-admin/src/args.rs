@@ -17,7 +17,8 @@ pub const MAX_SEED_COUNT: u32 = 10_000;
 pub const DEFAULT_TOKEN_SCOPE: &str = "sessions:read sessions:write";
 
 /// Administer the Sessions API's table: create it, add applications and sessions, seed demo
-/// data and mint development tokens. Prints one JSON document on stdout.
+/// data, mint development tokens, and connect, heartbeat, disconnect and sweep sessions as the
+/// connection side and the scheduled sweep do. Prints one JSON document on stdout.
 #[derive(Debug, Parser)]
 #[command(name = "sessions-admin", version)]
 pub struct Cli {
@@ -60,6 +61,19 @@ pub enum Command {
     Seed(SeedArgs),
     /// Mint an HS256 development token (needs SESSIONS_DEV_JWT_SECRET, no table).
     Token(TokenArgs),
+    /// Open a session as the connection side does (POST …/sessions), with the API's checks and
+    /// defaults, and print it.
+    Connect(Box<ConnectArgs>),
+    /// Report a session alive (POST …/sessions/{id}/heartbeat) and print it.
+    Heartbeat(HeartbeatArgs),
+    /// Report a session's transport closed (POST …/sessions/{id}/disconnect).
+    Disconnect(SessionRefArgs),
+    /// Heartbeat every connected session of an application once (`make dev` keeps its demo
+    /// sessions alive with it).
+    HeartbeatAll(AppArgs),
+    /// Store the sessions whose heartbeat timed out as disconnected, once: what the
+    /// sweep-sessions function does every minute.
+    Sweep,
 }
 
 /// `create-app`.
@@ -168,6 +182,66 @@ pub struct TokenArgs {
     /// Subject (`sub` claim).
     #[arg(long, value_name = "S", default_value = "dev-user")]
     pub sub: String,
+}
+
+/// `connect`: the fields of a connect's body, and its `Idempotency-Key`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Application to connect to (its organization is looked up).
+    #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
+    pub app: Uuid,
+    /// Session name, 1 to 200 characters; built from --client-info and --hostname when omitted,
+    /// as the API builds it.
+    #[arg(long, value_name = "S")]
+    pub name: Option<String>,
+    /// Hostname the MCP client reported.
+    #[arg(long, value_name = "S")]
+    pub hostname: Option<String>,
+    /// User agent the MCP client reported.
+    #[arg(long, value_name = "S")]
+    pub user_agent: Option<String>,
+    /// The MCP client's `Implementation` object, e.g. '{"name":"claude-ai","version":"0.1.0"}'.
+    #[arg(long, value_name = "JSON", value_parser = parse_client_info)]
+    pub client_info: Option<serde_json::Value>,
+    /// When the client's token expires; must be after now.
+    #[arg(long, value_name = "TS", value_parser = parse_timestamp)]
+    pub token_expires_at: Option<Timestamp>,
+    /// Makes a repeated connect answer the session the first one created (1 to 255 visible
+    /// ASCII characters; the same key with other fields is refused).
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+/// `heartbeat`.
+#[derive(Debug, Args)]
+pub struct HeartbeatArgs {
+    #[command(flatten)]
+    pub session: SessionRefArgs,
+    /// The last MCP activity seen; never moves lastActiveAt back, a future time counts as now.
+    #[arg(long, value_name = "TS", value_parser = parse_timestamp)]
+    pub last_active_at: Option<Timestamp>,
+    /// The client's refreshed token expiry; must be after now.
+    #[arg(long, value_name = "TS", value_parser = parse_timestamp)]
+    pub token_expires_at: Option<Timestamp>,
+}
+
+/// One session of an application.
+#[derive(Debug, Args)]
+pub struct SessionRefArgs {
+    /// Application the session belongs to (its organization is looked up).
+    #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
+    pub app: Uuid,
+    /// The session.
+    #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
+    pub session: Uuid,
+}
+
+/// One application.
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    /// The application (its organization is looked up).
+    #[arg(long, value_name = "UUID", value_parser = parse_uuid)]
+    pub app: Uuid,
 }
 
 /// The stored statuses, as flag values (the model's enum stays free of CLI concerns).
@@ -352,6 +426,91 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn connection_side_commands_parse_and_check_their_flags() {
+        let session = "3f2a1b9c-0000-4000-8000-000000000001";
+        match parse(&[
+            "connect",
+            "--app",
+            APP,
+            "--hostname",
+            "alice-mbp",
+            "--client-info",
+            r#"{"name":"claude-ai","version":"0.1.0"}"#,
+            "--idempotency-key",
+            "retry-1",
+        ])
+        .expect("valid")
+        .command
+        {
+            Command::Connect(a) => {
+                assert_eq!(a.app.to_string(), APP);
+                assert_eq!(a.hostname.as_deref(), Some("alice-mbp"));
+                assert_eq!(a.idempotency_key.as_deref(), Some("retry-1"));
+                assert_eq!(a.name, None);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        match parse(&[
+            "heartbeat",
+            "--app",
+            APP,
+            "--session",
+            session,
+            "--last-active-at",
+            "2026-12-01T09:00:00Z",
+        ])
+        .expect("valid")
+        .command
+        {
+            Command::Heartbeat(a) => {
+                assert_eq!(a.session.session.to_string(), session);
+                assert!(a.last_active_at.is_some() && a.token_expires_at.is_none());
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(matches!(
+            parse(&["disconnect", "--app", APP, "--session", session])
+                .expect("valid")
+                .command,
+            Command::Disconnect(_)
+        ));
+        assert!(matches!(
+            parse(&["heartbeat-all", "--app", APP])
+                .expect("valid")
+                .command,
+            Command::HeartbeatAll(_)
+        ));
+        assert!(matches!(
+            parse(&["sweep"]).expect("valid").command,
+            Command::Sweep
+        ));
+
+        refused(
+            &["connect", "--app", APP, "--client-info", "[]"],
+            "--client-info",
+        );
+        refused(
+            &["connect", "--app", APP, "--token-expires-at", "soon"],
+            "--token-expires-at",
+        );
+        refused(&["heartbeat", "--app", APP, "--session", "s1"], "--session");
+        refused(
+            &[
+                "heartbeat",
+                "--app",
+                APP,
+                "--session",
+                session,
+                "--last-active-at",
+                "now",
+            ],
+            "--last-active-at",
+        );
+        let err = parse(&["disconnect", "--app", APP]).expect_err("no --session");
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
     }
 
     #[test]

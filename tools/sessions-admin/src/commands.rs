@@ -9,18 +9,29 @@ use chrono::DateTime;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use sessions::auth::dev::{self, DevClaims};
-use sessions::config::ConfigError;
-use sessions::model::{Application, Session, StatusContext};
-use sessions::store::{DynamoStore, StoreError};
+use sessions::body::{self, ConnectBody};
+use sessions::config::{self, ConfigError};
+use sessions::model::{Application, DisconnectReason, Session, SessionStatus, StatusContext};
+use sessions::params::ListFilter;
+use sessions::store::{
+    Budget, Connected, Disconnected, DynamoStore, Heartbeat, Idempotency, NewSession, StoreError,
+};
 use sessions::time::{self, Timestamp};
 use uuid::Uuid;
 
-use crate::args::{Command, CreateAppArgs, CreateSessionArgs, SeedArgs, TokenArgs};
+use crate::args::{
+    AppArgs, Command, ConnectArgs, CreateAppArgs, CreateSessionArgs, HeartbeatArgs, SeedArgs,
+    SessionRefArgs, TokenArgs,
+};
 use crate::seed::{self, SeedClock};
 use crate::settings;
 
 /// Sessions a seed writes at once: enough to be quick, few enough not to be throttled.
 const SEED_CONCURRENCY: usize = 16;
+/// Heartbeats `heartbeat-all` keeps in flight.
+const HEARTBEAT_CONCURRENCY: usize = 16;
+/// Connected sessions `heartbeat-all` reads per page.
+const HEARTBEAT_PAGE: i32 = 200;
 
 /// A runtime failure, with a message meant for the person at the terminal (exit status 1).
 #[derive(Debug)]
@@ -46,6 +57,11 @@ pub async fn run(command: Command) -> Result<Value, CliError> {
         Command::CreateSession(args) => create_session(&store().await?, *args).await,
         Command::Seed(args) => seed(&store().await?, args).await,
         Command::Token(args) => token(args),
+        Command::Connect(args) => connect(&store().await?, *args).await,
+        Command::Heartbeat(args) => heartbeat(&store().await?, args).await,
+        Command::Disconnect(args) => disconnect(&store().await?, args).await,
+        Command::HeartbeatAll(args) => heartbeat_all(&store().await?, args).await,
+        Command::Sweep => sweep(&store().await?).await,
     }
 }
 
@@ -112,6 +128,9 @@ async fn create_session(store: &DynamoStore, args: CreateSessionArgs) -> Result<
         now,
         idle_window,
         revoked_before: app.revoked_before,
+        heartbeat_timeout: sessions::config::heartbeat_timeout(sessions::config::env(
+            "SESSIONS_HEARTBEAT_TIMEOUT_SECONDS",
+        ))?,
     };
     to_json(session.view(&ctx))
 }
@@ -141,6 +160,10 @@ fn session_from_args(
         hostname: args.hostname.clone(),
         user_agent: args.user_agent.clone(),
         client_info: args.client_info.clone(),
+        // Written now, whatever --connected-at says: the heartbeat timeout counts from here
+        // (the store would fill in the same moment), so the printed status is the served one.
+        last_seen_at: Some(now),
+        disconnect_reason: None,
     })
 }
 
@@ -198,6 +221,259 @@ async fn seed(store: &DynamoStore, args: SeedArgs) -> Result<Value, CliError> {
         "created": sessions.len(),
         "sessions": listed,
     }))
+}
+
+/// The settings the functions read that decide what a session reads as, and how long a
+/// disconnected one is kept: the CLI prints and writes what the API would.
+struct Rules {
+    idle_window: chrono::Duration,
+    heartbeat_timeout: Option<chrono::Duration>,
+    retention: Option<chrono::Duration>,
+}
+
+impl Rules {
+    fn from_env() -> Result<Self, CliError> {
+        Ok(Rules {
+            idle_window: settings::idle_window()?,
+            heartbeat_timeout: config::heartbeat_timeout(config::env(
+                "SESSIONS_HEARTBEAT_TIMEOUT_SECONDS",
+            ))?,
+            retention: config::retention(config::env("SESSIONS_RETENTION_DAYS"))?,
+        })
+    }
+
+    fn context(&self, now: Timestamp, revoked_before: Option<Timestamp>) -> StatusContext {
+        StatusContext {
+            now,
+            idle_window: self.idle_window,
+            revoked_before,
+            heartbeat_timeout: self.heartbeat_timeout,
+        }
+    }
+}
+
+/// `connect`: the flags become the JSON body the API would receive, read by the API's own
+/// parser (same checks, same default name), then the store's connect, as the route does.
+async fn connect(store: &DynamoStore, args: ConnectArgs) -> Result<Value, CliError> {
+    let rules = Rules::from_env()?;
+    let app = application(store, args.app).await?;
+    let now = time::now();
+    let request = connect_body(&args);
+    let given = ConnectBody::parse(Some(b"application/json"), &request, now)
+        .map_err(|e| CliError(e.to_string()))?;
+    let idempotency = body::idempotency_key(args.idempotency_key.as_deref().map(str::as_bytes))
+        .map_err(|e| CliError(e.to_string()))?
+        .map(|key| Idempotency {
+            key,
+            fingerprint: body::fingerprint(&request),
+        });
+    let new = NewSession {
+        organization_id: app.organization_id,
+        application_id: app.id,
+        name: given.name,
+        hostname: given.hostname,
+        user_agent: given.user_agent,
+        client_info: given.client_info,
+        token_expires_at: given.token_expires_at,
+    };
+    let connected = store
+        .connect(&new, now, idempotency.as_ref())
+        .await
+        .map_err(|e| match e {
+            StoreError::ApplicationNotFound => application_not_found(app.id),
+            StoreError::IdempotencyConflict => CliError(
+                "that --idempotency-key was used for a connect with other fields (within 24 h)"
+                    .into(),
+            ),
+            other => store_failure(store, other),
+        })?;
+    let (session, replayed, revoked_before) = match connected {
+        Connected::Created(session) => (session, false, None),
+        // As of now: it may have been revoked or closed since.
+        Connected::Replayed(session) => (session, true, app.revoked_before),
+    };
+    let view = to_json(session.view(&rules.context(now, revoked_before)))?;
+    Ok(json!({ "session": view, "replayed": replayed }))
+}
+
+/// The connect body the flags stand for, as compact JSON (the idempotency fingerprint is its
+/// SHA-256, so the same flags always make the same body).
+fn connect_body(args: &ConnectArgs) -> Vec<u8> {
+    let mut fields = serde_json::Map::new();
+    let mut put = |name: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            fields.insert(name.into(), value);
+        }
+    };
+    put("name", args.name.clone().map(Value::from));
+    put("hostname", args.hostname.clone().map(Value::from));
+    put("userAgent", args.user_agent.clone().map(Value::from));
+    put("clientInfo", args.client_info.clone());
+    put(
+        "tokenExpiresAt",
+        args.token_expires_at.map(|t| Value::from(time::format(&t))),
+    );
+    Value::Object(fields).to_string().into_bytes()
+}
+
+/// `heartbeat`: the session is alive; prints it as the API answers.
+async fn heartbeat(store: &DynamoStore, args: HeartbeatArgs) -> Result<Value, CliError> {
+    let rules = Rules::from_env()?;
+    let app = application(store, args.session.app).await?;
+    let now = time::now();
+    if let Some(expiry) = args.token_expires_at.filter(|t| *t <= now) {
+        return Err(CliError(format!(
+            "--token-expires-at {} is not after now",
+            time::format(&expiry)
+        )));
+    }
+    let beat = Heartbeat {
+        last_active_at: args.last_active_at,
+        token_expires_at: args.token_expires_at,
+    };
+    let (app, session) = store
+        .heartbeat(
+            app.organization_id,
+            app.id,
+            args.session.session,
+            &beat,
+            now,
+            rules.heartbeat_timeout,
+        )
+        .await
+        .map_err(|e| session_failure(store, &app, args.session.session, e))?;
+    let view = to_json(session.view(&rules.context(now, app.revoked_before)))?;
+    Ok(json!({ "session": view }))
+}
+
+/// `disconnect`: the transport closed (reason `closed`); idempotent.
+async fn disconnect(store: &DynamoStore, args: SessionRefArgs) -> Result<Value, CliError> {
+    let rules = Rules::from_env()?;
+    let store = store.clone().with_retention(rules.retention);
+    let app = application(&store, args.app).await?;
+    let outcome = store
+        .disconnect_session(
+            app.organization_id,
+            app.id,
+            args.session,
+            time::now(),
+            DisconnectReason::Closed,
+        )
+        .await
+        .map_err(|e| session_failure(&store, &app, args.session, e))?;
+    Ok(json!({ "success": true, "disconnected": outcome == Disconnected::Now }))
+}
+
+/// What one heartbeat of `heartbeat-all` found.
+enum Beat {
+    Alive,
+    /// Disconnected meanwhile (revoked, closed, timed out) or gone.
+    NotConnected,
+}
+
+/// `heartbeat-all`: one heartbeat for every connected session of the application, a page of
+/// connected sessions at a time. A session that timed out or was revoked is counted, not an
+/// error: that is what a connection holder would learn from a 409.
+async fn heartbeat_all(store: &DynamoStore, args: AppArgs) -> Result<Value, CliError> {
+    let rules = Rules::from_env()?;
+    let app = application(store, args.app).await?;
+    let (mut alive, mut not_connected) = (0u64, 0u64);
+    let mut after = None;
+    loop {
+        let chunk = store
+            .query_sessions(
+                app.organization_id,
+                app.id,
+                ListFilter::Active,
+                after,
+                HEARTBEAT_PAGE,
+                &Budget::unbounded(),
+            )
+            .await
+            .map_err(|e| store_failure(store, e))?;
+        let connected: Vec<Uuid> = chunk
+            .sessions
+            .iter()
+            .filter(|s| s.status == SessionStatus::Active)
+            .map(|s| s.id)
+            .collect();
+        let now = time::now();
+        let beats: Vec<Result<Beat, StoreError>> = stream::iter(connected)
+            .map(|id| async move {
+                match store
+                    .heartbeat(
+                        app.organization_id,
+                        app.id,
+                        id,
+                        &Heartbeat::default(),
+                        now,
+                        rules.heartbeat_timeout,
+                    )
+                    .await
+                {
+                    Ok(_) => Ok(Beat::Alive),
+                    Err(StoreError::SessionDisconnected | StoreError::SessionNotFound) => {
+                        Ok(Beat::NotConnected)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(HEARTBEAT_CONCURRENCY)
+            .collect()
+            .await;
+        for beat in beats {
+            match beat.map_err(|e| store_failure(store, e))? {
+                Beat::Alive => alive += 1,
+                Beat::NotConnected => not_connected += 1,
+            }
+        }
+        if chunk.exhausted || chunk.last.is_none() {
+            break;
+        }
+        after = chunk.last;
+    }
+    Ok(json!({
+        "applicationId": app.id,
+        "heartbeats": alive,
+        "notConnected": not_connected,
+    }))
+}
+
+/// `sweep`: what the sweep-sessions function does every minute, once, without a deadline.
+async fn sweep(store: &DynamoStore) -> Result<Value, CliError> {
+    let rules = Rules::from_env()?;
+    let Some(timeout) = rules.heartbeat_timeout else {
+        return Ok(
+            json!({ "skipped": "heartbeat timeout off (SESSIONS_HEARTBEAT_TIMEOUT_SECONDS=0)" }),
+        );
+    };
+    let store = store.clone().with_retention(rules.retention);
+    let outcome = store
+        .sweep_timed_out(time::now(), timeout, &Budget::unbounded())
+        .await
+        .map_err(|e| store_failure(&store, e))?;
+    Ok(json!({ "disconnected": outcome.disconnected, "complete": outcome.complete }))
+}
+
+/// A store error of a command about one session, for the person at the terminal.
+fn session_failure(
+    store: &DynamoStore,
+    app: &Application,
+    session: Uuid,
+    e: StoreError,
+) -> CliError {
+    match e {
+        StoreError::ApplicationNotFound => application_not_found(app.id),
+        StoreError::SessionNotFound => CliError(format!(
+            "session {session} not found in application {}",
+            app.id
+        )),
+        StoreError::SessionDisconnected => CliError(format!(
+            "session {session} is disconnected (revoked, closed or timed out): the client must \
+             connect again"
+        )),
+        other => store_failure(store, other),
+    }
 }
 
 /// Needs only the dev JWT settings: it can run before any table or AWS configuration exists.
@@ -306,6 +582,82 @@ mod tests {
         );
         assert_eq!(s.disconnected_at, None);
         assert_eq!(s.hostname, None);
+        assert_eq!(
+            s.last_seen_at,
+            Some(now),
+            "its last sign of life is its writing"
+        );
+    }
+
+    #[test]
+    fn a_back_dated_session_is_alive_as_of_its_writing() {
+        let now = at("2026-12-01T10:00:00Z");
+        let s = session_from_args(
+            &args(&["--connected-at", "2026-01-01T00:00:00Z"]),
+            &app(),
+            now,
+        )
+        .expect("valid");
+        let ctx = StatusContext {
+            now,
+            idle_window: Duration::seconds(300),
+            revoked_before: None,
+            heartbeat_timeout: Some(Duration::seconds(90)),
+        };
+        assert_eq!(s.derived_status(&ctx), DerivedStatus::Idle);
+    }
+
+    fn connect_args(extra: &[&str]) -> ConnectArgs {
+        let app = Uuid::from_u128(2).to_string();
+        let mut argv = vec!["sessions-admin", "connect", "--app", &app];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("valid").command {
+            Command::Connect(a) => *a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connect_flags_become_the_body_the_api_reads() {
+        let now = at("2026-12-01T10:00:00Z");
+        let parse =
+            |a: &ConnectArgs| ConnectBody::parse(Some(b"application/json"), &connect_body(a), now);
+        let none = parse(&connect_args(&[])).expect("an empty body is fine");
+        assert_eq!(none.name, body::DEFAULT_NAME);
+        let a = connect_args(&[
+            "--hostname",
+            "alice-mbp",
+            "--user-agent",
+            "Cursor/1.0.0",
+            "--client-info",
+            r#"{"name":"cursor-vscode","version":"1.0.0","title":"Cursor"}"#,
+            "--token-expires-at",
+            "2026-12-01T11:00:00Z",
+        ]);
+        let given = parse(&a).expect("valid");
+        // The API's default name, from clientInfo and hostname.
+        assert_eq!(
+            given.name,
+            body::default_name(a.client_info.as_ref(), Some("alice-mbp"))
+        );
+        assert_eq!(given.user_agent.as_deref(), Some("Cursor/1.0.0"));
+        assert_eq!(
+            given.client_info.as_ref().map(|c| c["title"].clone()),
+            Some(json!("Cursor"))
+        );
+        assert_eq!(given.token_expires_at, Some(at("2026-12-01T11:00:00Z")));
+        // The same flags make the same body, hence the same idempotency fingerprint.
+        assert_eq!(connect_body(&a), connect_body(&a));
+        // The API's limits apply.
+        let long = "x".repeat(201);
+        assert!(parse(&connect_args(&["--name", &long])).is_err());
+        assert!(parse(&connect_args(&["--name", "tab\there"])).is_err());
+        assert!(parse(&connect_args(&[
+            "--token-expires-at",
+            "2026-12-01T09:00:00Z"
+        ]))
+        .is_err());
+        assert!(parse(&connect_args(&["--client-info", r#"{"name":"x"}"#])).is_err());
     }
 
     #[test]
@@ -345,6 +697,7 @@ mod tests {
             now,
             idle_window: Duration::seconds(300),
             revoked_before: None,
+            heartbeat_timeout: None,
         };
         assert_eq!(s.derived_status(&ctx), DerivedStatus::Active);
         let view = to_json(s.view(&ctx)).expect("json");

@@ -1,5 +1,6 @@
-//! `sessions-admin`: sets up and fills the Sessions API's table for local runs and tests, and
-//! mints development tokens, through the same shared crate the functions use.
+//! `sessions-admin`: sets up and fills the Sessions API's table for local runs and tests, mints
+//! development tokens, and makes the connection side's calls, through the same shared crate the
+//! functions use.
 //!
 //! ```text
 //! sessions-admin create-table
@@ -7,12 +8,19 @@
 //! sessions-admin create-session --app APP [--status disconnected] [--created-at TS] ...
 //! sessions-admin seed --app APP --count 40
 //! sessions-admin token --org ORG [--scope "sessions:read sessions:write"] [--ttl-seconds 3600]
+//! sessions-admin connect --app APP [--name S] [--hostname S] [--user-agent S]
+//!                        [--client-info JSON] [--token-expires-at TS] [--idempotency-key KEY]
+//! sessions-admin heartbeat --app APP --session ID [--last-active-at TS] [--token-expires-at TS]
+//! sessions-admin disconnect --app APP --session ID
+//! sessions-admin heartbeat-all --app APP
+//! sessions-admin sweep
 //! ```
 //!
 //! Configured like the functions: `SESSIONS_TABLE`, the standard AWS environment
-//! (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, credentials), `SESSIONS_IDLE_SECONDS` and, for
-//! `token`, `SESSIONS_DEV_JWT_SECRET` / `_ISSUER` / `_AUDIENCE` and `SESSIONS_ORG_CLAIM`. Each
-//! command prints one JSON document on stdout; errors go to stderr with exit status 2 for bad
+//! (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, credentials), `SESSIONS_IDLE_SECONDS`,
+//! `SESSIONS_HEARTBEAT_TIMEOUT_SECONDS`, `SESSIONS_RETENTION_DAYS` and, for `token`,
+//! `SESSIONS_DEV_JWT_SECRET` / `_ISSUER` / `_AUDIENCE` and `SESSIONS_ORG_CLAIM`. Each command
+//! prints one JSON document on stdout; errors go to stderr with exit status 2 for bad
 //! arguments, 1 otherwise.
 
 mod args;

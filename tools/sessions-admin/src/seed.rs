@@ -88,6 +88,8 @@ impl SeedClock {
             now: self.now,
             idle_window: self.idle_window,
             revoked_before: self.revoked_before,
+            // Every seeded session is written now, its last sign of life (see `create_session`).
+            heartbeat_timeout: None,
         }
     }
 
@@ -311,6 +313,8 @@ pub fn seed_session(
         hostname,
         user_agent: Some(client.user_agent.to_string()),
         client_info: Some(client.client_info()),
+        last_seen_at: None,
+        disconnect_reason: None,
     };
     (kind, session)
 }

@@ -83,6 +83,10 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::Forbidden("x".into()),
         ApiError::ApplicationNotFound,
         ApiError::SessionNotFound,
+        ApiError::Conflict("x".into()),
+        ApiError::SessionDisconnected,
+        ApiError::PayloadTooLarge { max_bytes: 1 },
+        ApiError::UnsupportedMediaType,
         ApiError::Unavailable {
             retry_after_seconds: 1,
         },
@@ -96,11 +100,44 @@ fn every_api_error() -> Vec<ApiError> {
             | ApiError::Forbidden(_)
             | ApiError::ApplicationNotFound
             | ApiError::SessionNotFound
+            | ApiError::Conflict(_)
+            | ApiError::SessionDisconnected
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::UnsupportedMediaType
             | ApiError::Unavailable { .. }
             | ApiError::Internal => {}
         }
     }
     all
+}
+
+/// The route of an operation.
+fn route_of(op: &MethodPath) -> Route {
+    Route::ALL
+        .into_iter()
+        .find(|r| r.method() == op.0 && r.path() == op.1)
+        .unwrap_or_else(|| panic!("{op:?} is no route of the code"))
+}
+
+/// Whether `route` can answer `err`: the body's errors only where a body is read, a reused
+/// idempotency key only on connect, a disconnected session only on heartbeat.
+fn answers(route: Route, err: &ApiError) -> bool {
+    match err {
+        ApiError::Conflict(_) => route == Route::ConnectSession,
+        ApiError::SessionDisconnected => route == Route::HeartbeatSession,
+        ApiError::PayloadTooLarge { .. } | ApiError::UnsupportedMediaType => route.reads_body(),
+        _ => true,
+    }
+}
+
+/// The successful statuses of `route`: a connect creates (201) or replays (200); revoke-all
+/// may stop short (202).
+fn successes(route: Route) -> &'static [u64] {
+    match route {
+        Route::ConnectSession => &[200, 201],
+        Route::RevokeSessions => &[200, 202],
+        _ => &[200],
+    }
 }
 
 fn every_derived_status() -> Vec<DerivedStatus> {
@@ -163,6 +200,8 @@ fn session(full: bool) -> Session {
         hostname: full.then(|| "laptop".to_string()),
         user_agent: full.then(|| "agent/1".to_string()),
         client_info: full.then(|| json!({"name": "claude-ai", "version": "0.1.0"})),
+        last_seen_at: None,
+        disconnect_reason: None,
     }
 }
 
@@ -171,6 +210,7 @@ fn view_json(s: &Session) -> Value {
         now: time::now(),
         idle_window: Duration::seconds(300),
         revoked_before: None,
+        heartbeat_timeout: None,
     };
     serde_json::to_value(s.view(&ctx)).expect("a view serializes")
 }
@@ -343,16 +383,27 @@ fn the_error_schema_is_what_every_api_error_serializes() {
         .collect();
     assert_eq!(documented, statuses);
 
-    // Every operation documents every status a function can answer, with its headers.
+    // Every operation documents exactly the statuses its function can answer (and API
+    // Gateway's 429), each error with its headers.
     for (route, op) in operations(&spec) {
+        let code_route = route_of(&route);
         let responses = &op["responses"];
-        for status in statuses.iter().chain([200].iter()) {
-            assert!(
-                responses[status.to_string()].is_object(),
-                "{route:?} documents {status}"
-            );
-        }
-        for err in &errors {
+        let answered: BTreeSet<u64> = errors
+            .iter()
+            .filter(|e| answers(code_route, e))
+            .map(|e| u64::from(e.status_code()))
+            .chain(successes(code_route).iter().copied())
+            .chain([429])
+            .collect();
+        let documented: BTreeSet<u64> = keys(responses)
+            .iter()
+            .map(|s| {
+                s.parse()
+                    .unwrap_or_else(|_| panic!("{route:?}: status {s}"))
+            })
+            .collect();
+        assert_eq!(documented, answered, "{route:?}: the statuses it documents");
+        for err in errors.iter().filter(|e| answers(code_route, e)) {
             let response = resolve(&spec, &responses[err.status_code().to_string()]);
             let header_names: BTreeSet<String> = response["headers"]
                 .as_object()
@@ -449,7 +500,15 @@ fn assert_shape(spec: &Value, name: &str, reply: &Reply) {
 
 /// The 200 schema of an operation, by name.
 fn ok_schema(spec: &Value, method: &str, path: &str) -> String {
-    let response = resolve(spec, &spec["paths"][path][method]["responses"]["200"]);
+    schema_for(spec, method, path, 200)
+}
+
+/// The schema of an operation's `status` answer, by name.
+fn schema_for(spec: &Value, method: &str, path: &str, status: u16) -> String {
+    let response = resolve(
+        spec,
+        &spec["paths"][path][method]["responses"][status.to_string()],
+    );
     response["content"]["application/json"]["schema"]["$ref"]
         .as_str()
         .and_then(|r| r.rsplit('/').next())
@@ -490,4 +549,150 @@ async fn the_handlers_answer_the_documented_shapes() {
     let missing = w.call(w.get_event(Uuid::new_v4())).await;
     missing.expect_error(404, "not_found");
     assert_shape(&spec, "Error", &missing);
+
+    // The connection side.
+    let connect_path = Route::ConnectSession.path();
+    let body = json!({"clientInfo": {"name": "claude-ai", "version": "0.1.0"}});
+    let keyed = || w.connect_event(&body).header("idempotency-key", "shapes-1");
+    let created = w.call(keyed()).await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    assert_shape(
+        &spec,
+        &schema_for(&spec, "post", connect_path, 201),
+        &created,
+    );
+    assert!(created.header("location").is_some());
+    let replayed = w.call(keyed()).await;
+    assert_eq!(replayed.status, 200, "{:#}", replayed.body);
+    assert_shape(&spec, &ok_schema(&spec, "post", connect_path), &replayed);
+    let id = Uuid::try_parse(created.body["session"]["id"].as_str().expect("id")).expect("uuid");
+
+    let beat = w.call(w.heartbeat_event(id, &json!({}))).await;
+    assert_eq!(beat.status, 200, "{:#}", beat.body);
+    assert_shape(
+        &spec,
+        &ok_schema(&spec, "post", Route::HeartbeatSession.path()),
+        &beat,
+    );
+    let closed = w.call(w.disconnect_event(id)).await;
+    assert_eq!(closed.status, 200, "{:#}", closed.body);
+    assert_shape(
+        &spec,
+        &ok_schema(&spec, "post", Route::DisconnectSession.path()),
+        &closed,
+    );
+    for (reply, status, code) in [
+        (
+            w.call(w.heartbeat_event(id, &json!({}))).await,
+            409,
+            "session_disconnected",
+        ),
+        (
+            w.call(keyed().json_body(&json!({"name": "other"}))).await,
+            409,
+            "conflict",
+        ),
+        (
+            w.call(w.connect_event(&json!({"name": "x".repeat(20_000)})))
+                .await,
+            413,
+            "payload_too_large",
+        ),
+        (
+            w.call(w.connect_event(&body).header("content-type", "text/plain"))
+                .await,
+            415,
+            "unsupported_media_type",
+        ),
+    ] {
+        reply.expect_error(status, code);
+        assert_shape(&spec, "Error", &reply);
+    }
+}
+
+/// The properties of a request body's schema, resolved: (the schema, its property names).
+fn request_schema(spec: &Value, route: Route) -> (Value, BTreeSet<String>) {
+    let op = &spec["paths"][route.path()][route.method().to_lowercase()];
+    let body = &op["requestBody"];
+    assert_eq!(body["required"], false, "{route:?}: no body is `{{}}`");
+    let content = body["content"].as_object().expect("content");
+    assert_eq!(
+        content.keys().collect::<Vec<_>>(),
+        ["application/json"],
+        "{route:?}: JSON only"
+    );
+    let schema = resolve(spec, &content["application/json"]["schema"]).clone();
+    assert_eq!(schema["type"], "object", "{route:?}");
+    assert_eq!(schema["additionalProperties"], false, "{route:?}");
+    let names = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    (schema, names)
+}
+
+#[test]
+fn the_request_bodies_are_the_ones_the_parser_reads() {
+    use sessions::body;
+    let spec = openapi();
+    let set =
+        |fields: &[&str]| -> BTreeSet<String> { fields.iter().map(|f| f.to_string()).collect() };
+    for route in Route::ALL {
+        let op = &spec["paths"][route.path()][route.method().to_lowercase()];
+        assert_eq!(
+            op["requestBody"].is_object(),
+            route.reads_body(),
+            "{route:?}: a request body exactly when the route reads one"
+        );
+    }
+
+    let (connect, fields) = request_schema(&spec, Route::ConnectSession);
+    assert_eq!(fields, set(&body::CONNECT_FIELDS));
+    let (heartbeat, fields) = request_schema(&spec, Route::HeartbeatSession);
+    assert_eq!(fields, set(&body::HEARTBEAT_FIELDS));
+    let (_, fields) = request_schema(&spec, Route::DisconnectSession);
+    assert_eq!(fields, set(&body::DISCONNECT_FIELDS));
+
+    let p = &connect["properties"];
+    assert_eq!(p["name"]["minLength"], 1);
+    assert_eq!(p["name"]["maxLength"], body::MAX_NAME_CHARS);
+    assert_eq!(p["hostname"]["maxLength"], body::MAX_HOSTNAME_CHARS);
+    assert_eq!(p["userAgent"]["maxLength"], body::MAX_USER_AGENT_CHARS);
+    for (field, nullable) in [("name", false), ("hostname", true), ("userAgent", true)] {
+        assert_eq!(type_allows_null(&p[field]), nullable, "{field}");
+        assert_eq!(
+            p[field]["pattern"], "^[^\\u0000-\\u001F\\u007F]*$",
+            "{field}: no control characters"
+        );
+    }
+    let info = &p["clientInfo"];
+    assert!(type_allows_null(info));
+    assert_eq!(strings(&info["required"]), ["name", "version"]);
+    assert_eq!(info["properties"]["name"]["minLength"], 1);
+    assert_eq!(
+        info["properties"]["name"]["maxLength"],
+        body::MAX_CLIENT_NAME_CHARS
+    );
+    assert_eq!(info["properties"]["version"]["minLength"], 1);
+    assert_eq!(
+        info["properties"]["version"]["maxLength"],
+        body::MAX_CLIENT_VERSION_CHARS
+    );
+    for schema in [&connect, &heartbeat] {
+        for (name, property) in schema["properties"].as_object().expect("properties") {
+            if name.ends_with("At") {
+                assert_eq!(property["format"], "date-time", "{name}");
+            }
+        }
+    }
+
+    // The connect's Idempotency-Key.
+    let params = parameters(
+        &spec,
+        &("POST".to_string(), Route::ConnectSession.path().to_string()),
+    );
+    let key = &params["Idempotency-Key"];
+    assert_eq!(key["in"], "header");
+    assert_eq!(key["schema"]["minLength"], 1);
+    assert_eq!(key["schema"]["maxLength"], body::MAX_IDEMPOTENCY_KEY_CHARS);
 }

@@ -1,12 +1,13 @@
 //! `template.yaml` holds what the deployed stack must be: one function per workspace binary,
-//! least privilege, every route behind the JWT authorizer with its scopes, the development
-//! token verifier never switched on, and a table whose keys and indexes are exactly those the
-//! store creates. cfn-lint and `sam validate --lint` check that the template is valid; these
-//! tests check that it is right.
+//! least privilege, every route behind the JWT authorizer with its scopes, the sweeper on its
+//! schedule, the development token verifier never switched on, and a table whose keys and
+//! indexes are exactly those the store creates. cfn-lint and `sam validate --lint` check that
+//! the template is valid; these tests check that it is right.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
+use sessions::auth::Scope;
 use sessions::route::Route;
 use sessions::store::DynamoStore;
 use sessions_tests::Engine;
@@ -16,12 +17,26 @@ use crate::spec_files::{
     watch_router, yaml_to_json,
 };
 
-const READ_ACTIONS: [&str; 3] = [
+const READ_ACTIONS: [&str; 4] = [
     "dynamodb:BatchGetItem",
     "dynamodb:GetItem",
     "dynamodb:Query",
+    // A transaction's condition on an item it does not write.
+    "dynamodb:ConditionCheckItem",
 ];
-const WRITE_ACTIONS: [&str; 1] = ["dynamodb:UpdateItem"];
+const WRITE_ACTIONS: [&str; 3] = [
+    "dynamodb:UpdateItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+];
+
+/// The logical ids of the functions a schedule invokes (they serve no route).
+fn scheduled_functions(t: &Value) -> BTreeSet<String> {
+    resources_of_type(t, "AWS::Scheduler::Schedule")
+        .values()
+        .filter_map(|s| target(&s["Properties"]["Target"]["Arn"]).map(String::from))
+        .collect()
+}
 
 fn globals() -> Value {
     template()["Globals"]["Function"].clone()
@@ -130,7 +145,7 @@ fn every_route_is_behind_the_jwt_authorizer_with_its_scopes() {
     );
 
     let routes = template_routes(&t);
-    assert_eq!(routes.len(), 4);
+    assert_eq!(routes.len(), Route::ALL.len());
     for ((method, path), (id, event)) in routes {
         let p = &event["Properties"];
         assert_eq!(p["ApiId"], json!({"Ref": "SessionsApi"}), "{id}");
@@ -139,22 +154,126 @@ fn every_route_is_behind_the_jwt_authorizer_with_its_scopes() {
             "{id}: the events in events/ are 2.0"
         );
         assert_eq!(p["Auth"]["Authorizer"], "JwtAuthorizer", "{id}");
-        // API Gateway lets a route through when the token holds ANY listed scope.
+        // API Gateway lets a route through when the token holds ANY listed scope: exactly the
+        // scopes that satisfy the route's (management:all beside a management scope, nothing
+        // beside sessions:connect).
         let route = Route::ALL
             .into_iter()
             .find(|r| r.method() == method && r.path() == path)
             .unwrap_or_else(|| panic!("{method} {path} is not a route of the API"));
-        let mut expected = vec![
-            route.scope().as_str().to_string(),
-            "management:all".to_string(),
-        ];
+        let mut expected: Vec<String> = route
+            .scope()
+            .accepted()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         expected.sort();
         assert_eq!(
             strings(&p["Auth"]["AuthorizationScopes"]),
             expected,
             "{method} {path}"
         );
+        // The connection side carries the heartbeats of every connected session: its own
+        // throttling; the management routes keep the API's default.
+        let settings = &p["RouteSettings"];
+        if route.scope() == Scope::SessionsConnect {
+            assert_eq!(
+                settings,
+                &json!({
+                    "ThrottlingRateLimit": {"Ref": "ConnectionThrottlingRateLimit"},
+                    "ThrottlingBurstLimit": {"Ref": "ConnectionThrottlingBurstLimit"},
+                }),
+                "{method} {path}"
+            );
+        } else {
+            assert!(settings.is_null(), "{method} {path}: {settings}");
+        }
     }
+}
+
+/// The heartbeat timeout reaches every function, and its parameter accepts exactly what the
+/// functions accept.
+#[test]
+fn the_heartbeat_timeout_is_a_parameter_every_function_reads() {
+    let t = template();
+    assert_eq!(
+        globals()["Environment"]["Variables"]["SESSIONS_HEARTBEAT_TIMEOUT_SECONDS"],
+        json!({"Ref": "HeartbeatTimeoutSeconds"})
+    );
+    let p = &t["Parameters"]["HeartbeatTimeoutSeconds"];
+    assert_eq!(p["Type"], "Number");
+    let parse = |v: &Value| {
+        let n = v.as_i64().unwrap_or_else(|| panic!("a number: {v}"));
+        sessions::config::heartbeat_timeout(Some(n.to_string()))
+    };
+    assert_eq!(
+        parse(&p["Default"]),
+        Ok(Some(chrono::Duration::seconds(
+            sessions::config::DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
+        ))),
+        "the template's default is the functions' default"
+    );
+    assert_eq!(
+        parse(&p["MinValue"]),
+        Ok(None),
+        "the least value turns it off"
+    );
+    assert!(parse(&p["MaxValue"]).is_ok_and(|d| d.is_some()));
+    let above = p["MaxValue"].as_i64().expect("MaxValue") + 1;
+    assert!(
+        parse(&json!(above)).is_err(),
+        "{above} is refused by the functions too"
+    );
+}
+
+/// The sweeper: no route, invoked every minute by EventBridge Scheduler (off with the
+/// timeout), without retries that would only repeat the next minute's sweep.
+#[test]
+fn the_sweeper_runs_every_minute_while_the_timeout_is_on() {
+    let t = template();
+    let functions = spec_files::functions(&t);
+    let scheduled = scheduled_functions(&t);
+    let binaries: Vec<&str> = scheduled
+        .iter()
+        .map(|id| {
+            functions[id]["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .expect("Binary")
+        })
+        .collect();
+    assert_eq!(binaries, ["sweep-sessions"]);
+    let id = scheduled.first().expect("the sweeper");
+    let sweeper = &functions[id]["Properties"];
+    assert!(sweeper["Events"].is_null(), "no route, no other trigger");
+    assert_eq!(
+        sweeper["EventInvokeConfig"],
+        json!({"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60})
+    );
+    for route in template_routes(&t).values() {
+        assert_ne!(&route.0, id, "the sweeper serves no route");
+    }
+
+    let schedules = resources_of_type(&t, "AWS::Scheduler::Schedule");
+    let schedule = &schedules.values().next().expect("a schedule")["Properties"];
+    assert_eq!(schedule["ScheduleExpression"], "rate(1 minute)");
+    assert_eq!(schedule["FlexibleTimeWindow"], json!({"Mode": "OFF"}));
+    assert_eq!(
+        schedule["State"],
+        json!({"Fn::If": ["HeartbeatsTimeOut", "ENABLED", "DISABLED"]})
+    );
+    assert_eq!(
+        t["Conditions"]["HeartbeatsTimeOut"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "HeartbeatTimeoutSeconds"}, "0"]}]})
+    );
+    let invokes = &schedule["Target"];
+    assert_eq!(invokes["Arn"], json!({"Fn::GetAtt": [id, "Arn"]}));
+    assert_eq!(
+        invokes["RetryPolicy"],
+        json!({"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60})
+    );
+    // Its role: security::template holds it to invoking the sweeper alone.
+    let role = target(&invokes["RoleArn"]).expect("a role of this stack");
+    assert_eq!(resource(&t, role)["Type"], "AWS::IAM::Role");
 }
 
 #[test]
@@ -225,9 +344,9 @@ fn functions_have_least_privilege() {
     let t = template();
     let table_arn = json!({"Fn::GetAtt": ["SessionsTable", "Arn"]});
     let index_arns: Vec<Value> = resource(&t, "SessionsTable")["Properties"]
-        ["LocalSecondaryIndexes"]
+        ["GlobalSecondaryIndexes"]
         .as_array()
-        .expect("LSIs")
+        .expect("GSIs")
         .iter()
         .map(|i| {
             let name = i["IndexName"].as_str().expect("IndexName");
@@ -240,13 +359,16 @@ fn functions_have_least_privilege() {
     let log_group_arn = json!({"Fn::GetAtt": [log_group, "Arn"]});
 
     let routes = template_routes(&t);
+    let scheduled = scheduled_functions(&t);
     for (id, function) in spec_files::functions(&t) {
         let methods: BTreeSet<&str> = routes
             .iter()
             .filter(|(_, (f, _))| f == &id)
             .map(|((m, _), _)| m.as_str())
             .collect();
-        let writes = methods.contains("DELETE");
+        // The reads are GETs; revocations, the connection side and the sweeper write.
+        let writes =
+            methods.contains("DELETE") || methods.contains("POST") || scheduled.contains(&id);
         let mut dynamodb_actions = BTreeSet::new();
         for statement in statements_of(&t, &id, &function) {
             assert_eq!(statement["Effect"], "Allow", "{id}: {statement}");
@@ -260,7 +382,8 @@ fn functions_have_least_privilege() {
                 assert!(!action.contains('*'), "{id}: wildcard action {action}");
                 let service = action.split(':').next().unwrap_or_default();
                 let allowed: Vec<Value> = match (service, action.as_str()) {
-                    ("dynamodb", "dynamodb:UpdateItem") => vec![table_arn.clone()],
+                    // Writes are to items; an index is only ever read.
+                    ("dynamodb", a) if WRITE_ACTIONS.contains(&a) => vec![table_arn.clone()],
                     ("dynamodb", _) => std::iter::once(table_arn.clone())
                         .chain(index_arns.iter().cloned())
                         .collect(),
@@ -281,8 +404,8 @@ fn functions_have_least_privilege() {
                 }
             }
         }
-        // Reads only read; only the DELETE routes write, and they do. Exactly which actions each
-        // function has, on what, is security::template's table.
+        // Reads only read; the DELETE and POST routes and the sweeper write, and they do.
+        // Exactly which actions each function has, on what, is security::template's table.
         let allowed: BTreeSet<String> = READ_ACTIONS
             .iter()
             .chain(WRITE_ACTIONS.iter().filter(|_| writes))
@@ -295,7 +418,7 @@ fn functions_have_least_privilege() {
         assert_eq!(
             WRITE_ACTIONS.iter().any(|a| dynamodb_actions.contains(*a)),
             writes,
-            "{id} (methods {methods:?}) writes exactly when it is a DELETE route"
+            "{id} (methods {methods:?}) writes exactly when it is a DELETE or POST route or scheduled"
         );
     }
 }
@@ -374,25 +497,42 @@ async fn the_table_has_the_keys_and_indexes_the_store_creates() {
     declared.sort_by_key(|a| a.to_string());
     assert_eq!(declared, attributes);
 
-    let mut lsis: Vec<Value> = described
-        .local_secondary_indexes()
+    assert!(
+        described.local_secondary_indexes().is_empty() && p["LocalSecondaryIndexes"].is_null(),
+        "no LSI: the shard partitions and the live index replace them"
+    );
+    let mut gsis: Vec<Value> = described
+        .global_secondary_indexes()
         .iter()
         .map(|i| {
+            let projection = i.projection();
+            let mut projected = json!({"ProjectionType": projection
+                .and_then(|p| p.projection_type())
+                .map(|t| t.as_str())});
+            let non_key = projection
+                .map(|p| p.non_key_attributes())
+                .unwrap_or_default();
+            if !non_key.is_empty() {
+                projected["NonKeyAttributes"] = json!(non_key);
+            }
             json!({
                 "IndexName": i.index_name(),
                 "KeySchema": keys(i.key_schema()),
-                "Projection": {"ProjectionType": i
-                    .projection()
-                    .and_then(|p| p.projection_type())
-                    .map(|t| t.as_str())},
+                "Projection": projected,
             })
         })
         .collect();
-    lsis.sort_by_key(|i| i["IndexName"].to_string());
-    let mut declared = p["LocalSecondaryIndexes"].as_array().expect("LSIs").clone();
+    gsis.sort_by_key(|i| i["IndexName"].to_string());
+    let mut declared = p["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("GSIs")
+        .clone();
     declared.sort_by_key(|i| i["IndexName"].to_string());
-    assert_eq!(declared, lsis);
-    assert!(p["GlobalSecondaryIndexes"].is_null());
+    assert_eq!(declared, gsis);
+    // On demand: no provisioned throughput of its own.
+    for index in &declared {
+        assert!(index["ProvisionedThroughput"].is_null(), "{index}");
+    }
 
     let stream = described
         .stream_specification()
@@ -469,6 +609,9 @@ fn parameters_and_outputs_are_there() {
         "DynamoDbTrustRoots",
         "ThrottlingRateLimit",
         "ThrottlingBurstLimit",
+        "HeartbeatTimeoutSeconds",
+        "ConnectionThrottlingRateLimit",
+        "ConnectionThrottlingBurstLimit",
     ] {
         assert!(t["Parameters"][name].is_object(), "parameter {name}");
     }

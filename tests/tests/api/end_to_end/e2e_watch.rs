@@ -89,7 +89,7 @@ fn free_port() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serves_list_get_and_revoke_at_the_real_paths() {
+async fn serves_every_route_at_the_real_paths() {
     let engine = Engine::start().await;
     let table = "sessions";
     let store = DynamoStore::new(engine.client(), table);
@@ -301,6 +301,83 @@ async fn serves_list_get_and_revoke_at_the_real_paths() {
     assert_eq!(r.status(), 404);
     let err: serde_json::Value = r.json().await.expect("json");
     assert_eq!(err["message"], "Application not found");
+
+    // The connection side, at its real paths: connect (and its retry), heartbeat, disconnect.
+    let connector = dev_token(org, "sessions:connect", DEV_SECRET, 600);
+    let connect = || {
+        http.post(format!("{base}/sessions"))
+            .bearer_auth(&connector)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "e2e-connect-1")
+            .body(r#"{"hostname":"e2e.local","clientInfo":{"name":"e2e","version":"1"}}"#)
+    };
+    let r = connect().send().await.expect("connect");
+    assert_eq!(r.status(), 201, "{}", log_tail());
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location")
+        .to_string();
+    let created: serde_json::Value = r.json().await.expect("json");
+    let session = created["session"]["id"].as_str().expect("id").to_string();
+    assert_eq!(created["session"]["name"], "e2e on e2e.local");
+    assert_eq!(
+        location,
+        format!("/api/v1/applications/{}/sessions/{session}", app.id)
+    );
+    let r = connect().send().await.expect("connect again");
+    assert_eq!(r.status(), 200, "the same key and body: the same session");
+    let replayed: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(replayed["session"]["id"], session.as_str());
+
+    let r = http
+        .post(format!("{base}/sessions/{session}/heartbeat"))
+        .bearer_auth(&connector)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("heartbeat");
+    assert_eq!(r.status(), 200, "{}", log_tail());
+    let r = http
+        .post(format!("{base}/sessions/{session}/heartbeat"))
+        .bearer_auth(&connector)
+        .header("content-type", "text/plain")
+        .body("alive")
+        .send()
+        .await
+        .expect("heartbeat as text");
+    assert_eq!(r.status(), 415);
+    let r = http
+        .post(format!("{base}/sessions"))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .expect("connect without the scope");
+    assert_eq!(r.status(), 403, "management scopes do not connect");
+
+    let r = http
+        .post(format!("{base}/sessions/{session}/disconnect"))
+        .bearer_auth(&connector)
+        .send()
+        .await
+        .expect("disconnect");
+    assert_eq!(r.status(), 200, "{}", log_tail());
+    let closed: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        closed,
+        serde_json::json!({"success": true, "disconnected": true})
+    );
+    let r = http
+        .post(format!("{base}/sessions/{session}/heartbeat"))
+        .bearer_auth(&connector)
+        .send()
+        .await
+        .expect("heartbeat after disconnect");
+    assert_eq!(r.status(), 409);
+    let err: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(err["code"], "session_disconnected");
 
     drop(watch);
     let _ = std::fs::remove_file(&log_path);

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use sessions::model::SessionStatus;
 use sessions::route::Route;
-use sessions::store::{StoreError, Touched};
+use sessions::store::{Heartbeat, StoreError};
 use sessions::time;
 use sessions_tests::{Event, World};
 use uuid::Uuid;
@@ -180,28 +180,27 @@ async fn a_session_that_connected_before_the_revoke_cannot_be_written_after_it()
 }
 
 #[tokio::test]
-async fn touch_after_revoke_does_not_bring_a_session_back() {
+async fn a_heartbeat_after_revoke_does_not_bring_a_session_back() {
     let world = World::new().await;
     let s = world.session(Duration::seconds(10));
     world.put(&s).await;
-    assert_eq!(
-        world
-            .store
-            .touch_session(world.org, world.app.id, s.id, time::now())
-            .await
-            .expect("touch"),
-        Touched::Recorded
-    );
-    world.call(world.event(Route::RevokeSessions)).await;
-    let touched = world
+    let beat = Heartbeat {
+        last_active_at: Some(time::now()),
+        token_expires_at: None,
+    };
+    let alive = world
         .store
-        .touch_session(world.org, world.app.id, s.id, time::now())
-        .await
-        .expect("touch");
-    assert_eq!(
-        touched,
-        Touched::NotConnected,
-        "a disconnected session is not touched"
+        .heartbeat(world.org, world.app.id, s.id, &beat, time::now(), None)
+        .await;
+    assert!(alive.is_ok(), "{alive:?}");
+    world.call(world.event(Route::RevokeSessions)).await;
+    let refused = world
+        .store
+        .heartbeat(world.org, world.app.id, s.id, &beat, time::now(), None)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::SessionDisconnected)),
+        "a disconnected session takes no heartbeat: {refused:?}"
     );
     let reply = world.call(world.get_event(s.id)).await;
     assert_eq!(reply.body["session"]["status"], "disconnected");
@@ -216,16 +215,23 @@ async fn watermark_disconnects_sessions_the_sweep_did_not_change() {
     let reply = world.call(world.event(Route::RevokeSessions)).await;
     assert_eq!(reply.status, 200);
     let straggler = world.session(Duration::seconds(30));
-    let item = sessions::store::layout::session_to_item(&straggler).expect("item");
-    world
-        .store
-        .client()
-        .put_item()
-        .table_name(world.store.table())
-        .set_item(Some(item))
-        .send()
-        .await
-        .expect("raw put");
+    use sessions::store::layout::{marker_key, session_to_item, Markers};
+    // The session and its markers, past the transaction that checks the watermark.
+    for item in [
+        session_to_item(&straggler).expect("item"),
+        marker_key(&straggler, Markers::All),
+        marker_key(&straggler, Markers::Connected),
+    ] {
+        world
+            .store
+            .client()
+            .put_item()
+            .table_name(world.store.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("raw put");
+    }
     let reply = world.call(world.get_event(straggler.id)).await;
     assert_eq!(reply.body["session"]["status"], "active");
     assert_eq!(reply.body["session"]["derivedStatus"], "disconnected");

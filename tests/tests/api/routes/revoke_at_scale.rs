@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use chrono::Duration;
 use lambda_http::RequestExt;
+use sessions::model::DisconnectReason;
 use sessions::model::{SessionStatus, StatusContext};
 use sessions::route::Route;
-use sessions::store::{Disconnected, StoreError, Touched};
+use sessions::store::{Disconnected, Heartbeat, StoreError};
 use sessions::time;
 use sessions_tests::faults::{self, Fault, Plan};
 use sessions_tests::{Reply, World};
@@ -180,10 +181,17 @@ async fn concurrent_revokes_connects_and_touches_stay_exact_over_many_trials() {
                         Err(e) => panic!("create failed: {e}"),
                     }
                     if let Some(id) = created.first() {
-                        store
-                            .touch_session(app.organization_id, app.id, *id, time::now())
+                        let beat = Heartbeat {
+                            last_active_at: Some(time::now()),
+                            token_expires_at: None,
+                        };
+                        match store
+                            .heartbeat(app.organization_id, app.id, *id, &beat, time::now(), None)
                             .await
-                            .expect("touch");
+                        {
+                            Ok(_) | Err(StoreError::SessionDisconnected) => {}
+                            Err(e) => panic!("heartbeat failed: {e}"),
+                        }
                     }
                     tokio::task::yield_now().await;
                 }
@@ -234,6 +242,7 @@ async fn concurrent_revokes_connects_and_touches_stay_exact_over_many_trials() {
             now: time::now(),
             idle_window: Duration::seconds(300),
             revoked_before: app.revoked_before,
+            heartbeat_timeout: None,
         };
         let latest_start = replies.iter().map(|(s, _)| *s).max().unwrap_or(returned);
         let first_start = replies.iter().map(|(s, _)| *s).min().unwrap_or(returned);
@@ -351,7 +360,13 @@ async fn every_disconnect_produces_exactly_one_stream_record() {
     assert_eq!(reply.body["disconnected"], true);
     let closed = world
         .store
-        .disconnect_session(world.org, world.app.id, by_gateway.id, time::now())
+        .disconnect_session(
+            world.org,
+            world.app.id,
+            by_gateway.id,
+            time::now(),
+            DisconnectReason::Closed,
+        )
         .await
         .expect("transport close");
     assert_eq!(closed, Disconnected::Now);
@@ -360,12 +375,25 @@ async fn every_disconnect_produces_exactly_one_stream_record() {
     // None of these change anything, so none may produce a disconnect record.
     world.call(world.event(Route::RevokeSessions)).await;
     world.call(world.revoke_one_event(by_revoke_one.id)).await;
-    let touched = world
+    let beat = Heartbeat {
+        last_active_at: Some(time::now()),
+        token_expires_at: None,
+    };
+    let refused = world
         .store
-        .touch_session(world.org, world.app.id, by_gateway.id, time::now())
-        .await
-        .expect("touch");
-    assert_eq!(touched, Touched::NotConnected);
+        .heartbeat(
+            world.org,
+            world.app.id,
+            by_gateway.id,
+            &beat,
+            time::now(),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::SessionDisconnected)),
+        "{refused:?}"
+    );
 
     let records = stream_records(&world).await;
     let mut disconnects: HashMap<String, usize> = HashMap::new();

@@ -1,16 +1,17 @@
 //! The deployed side of authorization, read from `template.yaml`: the development verifier is
 //! never switched on, API Gateway's scopes for each route agree with the scope the function
 //! itself requires (API Gateway lets a route through when the token holds ANY of the route's
-//! `AuthorizationScopes`, so each route lists its own scope and `management:all`), and each
-//! function's role allows exactly the DynamoDB operations its code makes, where it makes them,
-//! and only on application partitions (`dynamodb:LeadingKeys`).
+//! `AuthorizationScopes`, so a management route lists its own scope and `management:all`, and a
+//! connection-side route `sessions:connect` alone), each function's role allows exactly the
+//! DynamoDB operations its code makes, where it makes them, and only on application partitions
+//! (`dynamodb:LeadingKeys`), and the scheduler may invoke the sweeper and nothing else.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 use sessions::auth::{Scope, MANAGEMENT_ALL};
 use sessions::route::Route;
-use sessions::store::layout::{self, INDEX_BY_CREATED, INDEX_CONNECTED};
+use sessions::store::layout::{self, INDEX_LIVE};
 use uuid::Uuid;
 
 use crate::spec_files::{self, one_or_many};
@@ -110,17 +111,17 @@ fn the_template_and_the_functions_agree_on_scopes() {
     let expected: BTreeMap<(String, String), Vec<String>> = Route::ALL
         .into_iter()
         .map(|route| {
-            // The contract: reads need sessions:read, revokes sessions:write.
-            let contract = match route.method() {
-                "GET" => Scope::SessionsRead,
-                "DELETE" => Scope::SessionsWrite,
+            // The contract: reads need sessions:read, revokes sessions:write, and the
+            // connection side sessions:connect, which management:all does not grant.
+            let (contract, accepted): (Scope, &[&str]) = match route.method() {
+                "GET" => (Scope::SessionsRead, &["sessions:read", MANAGEMENT_ALL]),
+                "DELETE" => (Scope::SessionsWrite, &["sessions:write", MANAGEMENT_ALL]),
+                "POST" => (Scope::SessionsConnect, &["sessions:connect"]),
                 other => panic!("{route:?}: unexpected method {other}"),
             };
             assert_eq!(route.scope(), contract, "the scope {route:?} requires");
-            let mut scopes = vec![
-                route.scope().as_str().to_string(),
-                MANAGEMENT_ALL.to_string(),
-            ];
+            assert_eq!(route.scope().accepted(), accepted, "what grants {route:?}");
+            let mut scopes: Vec<String> = accepted.iter().map(|s| s.to_string()).collect();
             scopes.sort();
             ((route.method().into(), route.path().into()), scopes)
         })
@@ -137,18 +138,24 @@ enum On {
     Index(&'static str),
 }
 
-/// One row per function (named by `Route::name`): every DynamoDB action its role allows, and
-/// where. Read from the code, not from the template: the handlers in `shared/src/api/read.rs`
-/// and `revoke.rs`, and the store operations they call.
+/// The functions no route serves: invoked on a schedule (template.yaml's
+/// `AWS::Scheduler::Schedule`), by their function name.
+const SCHEDULED: &[&str] = &["sweep-sessions"];
+
+/// One row per function (named by `Route::name`, then the [`SCHEDULED`] ones): every DynamoDB
+/// action its role allows, and where. Read from the code, not from the template: the handlers
+/// in `shared/src/api/` and the store operations they call (docs/data-model.md lists the calls
+/// of each). A transaction is allowed through the single-item actions of its members
+/// (`TransactWriteItems` is no IAM action).
 const DYNAMODB_GRANTS: &[(&str, &[(&str, On)])] = &[
     (
         "list-sessions",
         &[
-            // store::reads::query_sessions: ?status=all and inactive read byCreated ...
-            ("dynamodb:Query", On::Index(INDEX_BY_CREATED)),
-            // ... and active the sparse connected index.
-            ("dynamodb:Query", On::Index(INDEX_CONNECTED)),
-            // store::applications::get_application, mid-list (for the watermark).
+            // store::reads::query_sessions: the markers of each shard partition (the table) ...
+            ("dynamodb:Query", On::Table),
+            // ... the sessions they name, in consistent batches ...
+            ("dynamodb:BatchGetItem", On::Table),
+            // ... and the application (organization check, watermark).
             ("dynamodb:GetItem", On::Table),
         ],
     ),
@@ -160,35 +167,96 @@ const DYNAMODB_GRANTS: &[(&str, &[(&str, On)])] = &[
     (
         "revoke-sessions",
         &[
-            // store::revoke: raise_watermark, then disconnect of each session found.
+            // store::revoke: the watermark on the application and each shard head, then each
+            // session found ...
             ("dynamodb:UpdateItem", On::Table),
-            // store::revoke::revoke_all: the sweep over the connected index.
-            ("dynamodb:Query", On::Index(INDEX_CONNECTED)),
+            // ... by paging each shard's connected markers ...
+            ("dynamodb:Query", On::Table),
+            // ... whose markers go.
+            ("dynamodb:DeleteItem", On::Table),
         ],
     ),
     (
         "revoke-session",
         &[
-            // store::lifecycle::disconnect_session ...
+            // store::lifecycle::disconnect_session: the session, its connected marker ...
             ("dynamodb:UpdateItem", On::Table),
+            ("dynamodb:DeleteItem", On::Table),
             // ... and get_application when the session is missing (404 for which one).
             ("dynamodb:GetItem", On::Table),
         ],
     ),
+    (
+        "connect-session",
+        &[
+            // store::lifecycle::connect: one transaction, a ConditionCheck of the shard head
+            // and Puts of the session, its markers and the idempotency record ...
+            ("dynamodb:ConditionCheckItem", On::Table),
+            ("dynamodb:PutItem", On::Table),
+            // ... then, for a replay, the session it made (store::reads::get_session, one
+            // batch) and the application (its watermark, to read the session as of now), or
+            // the application of a connect refused under a revocation.
+            ("dynamodb:BatchGetItem", On::Table),
+            ("dynamodb:GetItem", On::Table),
+        ],
+    ),
+    (
+        "heartbeat-session",
+        &[
+            // store::lifecycle::heartbeat: the application (its watermark) ...
+            ("dynamodb:GetItem", On::Table),
+            // ... and one conditional update of the session.
+            ("dynamodb:UpdateItem", On::Table),
+        ],
+    ),
+    (
+        "disconnect-session",
+        // As revoke-session, with the reason `closed`.
+        &[
+            ("dynamodb:UpdateItem", On::Table),
+            ("dynamodb:DeleteItem", On::Table),
+            ("dynamodb:GetItem", On::Table),
+        ],
+    ),
+    (
+        "sweep-sessions",
+        &[
+            // store::sweep::sweep_timed_out: the live index, silent ones only (never a Scan) ...
+            ("dynamodb:Query", On::Index(INDEX_LIVE)),
+            // ... then each timed-out session, and its connected marker.
+            ("dynamodb:UpdateItem", On::Table),
+            ("dynamodb:DeleteItem", On::Table),
+        ],
+    ),
 ];
 
-/// The condition every DynamoDB grant carries: only partition keys that start with `ORG#`, the
-/// application partitions. The application directory (`APPID#…`) is the admin CLI's alone.
-const LEADING_KEYS_PATTERN: &str = "ORG#*";
-
-fn leading_keys_condition() -> Value {
-    json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [LEADING_KEYS_PATTERN]}})
+/// The partition keys a grant may address: application partitions (`ORG#…`) on the table; the
+/// live index's own partitions (`LIVE#00`…) on it. Never the application directory (`APPID#…`),
+/// the admin CLI's alone.
+fn leading_keys_pattern(on: On) -> &'static str {
+    match on {
+        On::Index(INDEX_LIVE) => "LIVE#*",
+        _ => "ORG#*",
+    }
 }
 
-fn expected_grants(route: Route) -> Option<BTreeSet<(String, On)>> {
+fn leading_keys_condition(pattern: &str) -> Value {
+    json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [pattern]}})
+}
+
+/// The functions the rows are for: every route's, then the scheduled ones.
+fn function_names() -> Vec<&'static str> {
+    Route::ALL
+        .iter()
+        .map(|r| r.name())
+        .chain(SCHEDULED.iter().copied())
+        .collect()
+}
+
+fn expected_grants(name: &str) -> Option<BTreeSet<(String, On)>> {
     DYNAMODB_GRANTS
         .iter()
-        .find(|(name, _)| *name == route.name())
+        .find(|(row, _)| *row == name)
         .map(|(_, grants)| grants.iter().map(|(a, on)| (a.to_string(), *on)).collect())
 }
 
@@ -200,7 +268,7 @@ fn on_of(resource: &Value) -> Option<On> {
     let index = resource["Fn::Sub"]
         .as_str()?
         .strip_prefix("${SessionsTable.Arn}/index/")?;
-    [INDEX_BY_CREATED, INDEX_CONNECTED]
+    [INDEX_LIVE]
         .into_iter()
         .find(|known| *known == index)
         .map(On::Index)
@@ -213,9 +281,10 @@ struct Grants {
     other: BTreeSet<(String, String)>,
 }
 
-/// Everything wrong with the template's DynamoDB grants, per function; empty when each function
-/// has a role of its own that allows exactly its row of [`DYNAMODB_GRANTS`], every DynamoDB
-/// grant under [`leading_keys_condition`].
+/// Everything wrong with the template's grants, per function; empty when each function has a
+/// role of its own that allows exactly its row of [`DYNAMODB_GRANTS`], every DynamoDB grant
+/// under the [`leading_keys_condition`] of where it applies, and the only other role is the
+/// scheduler's, which may invoke the sweeper and nothing else.
 fn iam_problems(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for kind in [
@@ -236,13 +305,14 @@ fn iam_problems(t: &Value) -> Vec<String> {
         let binary = function["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_default();
-        if Route::from_name(binary).is_none() {
-            problems.push(format!("{id} ({binary:?}) serves no route"));
+        if !function_names().contains(&binary) {
+            problems.push(format!(
+                "{id} ({binary:?}) serves no route and is not a scheduled function"
+            ));
         }
     }
-    for route in Route::ALL {
-        let name = route.name();
-        let Some(expected) = expected_grants(route) else {
+    for name in function_names() {
+        let Some(expected) = expected_grants(name) else {
             problems.push(format!("{name}: no row in DYNAMODB_GRANTS"));
             continue;
         };
@@ -279,6 +349,15 @@ fn iam_problems(t: &Value) -> Vec<String> {
         if !role["Properties"]["ManagedPolicyArns"].is_null() {
             problems.push(format!("{name}: {role_id} has managed policies"));
         }
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            != json!([{
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }])
+        {
+            problems.push(format!("{name}: {role_id} is not Lambda's alone to assume"));
+        }
         let grants = grants_of(name, &role["Properties"], &mut problems);
         if grants.dynamodb != expected {
             let extra: Vec<_> = grants.dynamodb.difference(&expected).collect();
@@ -310,16 +389,112 @@ fn iam_problems(t: &Value) -> Vec<String> {
             ));
         }
     }
-    for (role_id, users) in roles_used {
+    for (role_id, users) in &roles_used {
         if users.len() > 1 {
             problems.push(format!("{role_id} is shared by {users:?}"));
+        }
+    }
+    let schedule_roles = schedule_problems(t, &mut problems);
+    for role_id in spec_files::resources_of_type(t, "AWS::IAM::Role").keys() {
+        if !roles_used.contains_key(role_id) && !schedule_roles.contains(role_id) {
+            problems.push(format!(
+                "{role_id}: a role that is neither a function's nor the scheduler's"
+            ));
         }
     }
     problems
 }
 
+/// Each schedule invokes one [`SCHEDULED`] function, through a role of its own that only
+/// EventBridge Scheduler (of this account) may assume and that may invoke that function and
+/// nothing else. Returns the schedules' role ids.
+fn schedule_problems(t: &Value, problems: &mut Vec<String>) -> BTreeSet<String> {
+    let functions = spec_files::functions(t);
+    let mut roles = BTreeSet::new();
+    let mut invoked = BTreeSet::new();
+    for (id, schedule) in spec_files::resources_of_type(t, "AWS::Scheduler::Schedule") {
+        let target = &schedule["Properties"]["Target"];
+        let Some(function_id) = target["Arn"]["Fn::GetAtt"][0].as_str() else {
+            problems.push(format!("{id}: its target is not a function of this stack"));
+            continue;
+        };
+        let binary = functions
+            .get(function_id)
+            .and_then(|f| f["Metadata"]["BuildProperties"]["Binary"].as_str())
+            .unwrap_or_default();
+        if !SCHEDULED.contains(&binary) {
+            problems.push(format!(
+                "{id}: invokes {function_id} ({binary:?}), no scheduled function"
+            ));
+        }
+        invoked.insert(binary.to_string());
+        let Some(role_id) = target["RoleArn"]["Fn::GetAtt"][0].as_str() else {
+            problems.push(format!("{id}: not a role of this stack (!GetAtt X.Arn)"));
+            continue;
+        };
+        if !roles.insert(role_id.to_string()) {
+            problems.push(format!("{role_id} is shared by schedules"));
+        }
+        let role = &t["Resources"][role_id]["Properties"];
+        if !role["ManagedPolicyArns"].is_null() {
+            problems.push(format!("{role_id}: has managed policies"));
+        }
+        if role["AssumeRolePolicyDocument"]["Statement"]
+            != json!([{
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+            }])
+        {
+            problems.push(format!(
+                "{role_id}: not EventBridge Scheduler's alone to assume, for this account"
+            ));
+        }
+        let statements: Vec<Value> = role["Policies"]
+            .as_array()
+            .map(|policies| {
+                policies
+                    .iter()
+                    .flat_map(|p| one_or_many(&p["PolicyDocument"]["Statement"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let allowed: Vec<(Value, Value, Value)> = statements
+            .iter()
+            .map(|s| {
+                (
+                    s["Effect"].clone(),
+                    s["Action"].clone(),
+                    s["Resource"].clone(),
+                )
+            })
+            .collect();
+        let only_invoke = vec![(
+            json!("Allow"),
+            json!(["lambda:InvokeFunction"]),
+            json!({"Fn::GetAtt": [function_id, "Arn"]}),
+        )];
+        if allowed != only_invoke
+            || statements
+                .iter()
+                .any(|s| !s["NotAction"].is_null() || !s["NotResource"].is_null())
+        {
+            problems.push(format!(
+                "{role_id}: may do more than invoke {function_id}: {statements:?}"
+            ));
+        }
+    }
+    for name in SCHEDULED {
+        if !invoked.contains(*name) {
+            problems.push(format!("{name}: no schedule invokes it"));
+        }
+    }
+    roles
+}
+
 /// The grants of a role's inline policies, noting any statement that is not a plain Allow or
-/// a DynamoDB statement without the LeadingKeys condition.
+/// a DynamoDB statement without the LeadingKeys condition of where it applies.
 fn grants_of(name: &str, role: &Value, problems: &mut Vec<String>) -> Grants {
     let mut grants = Grants::default();
     let Some(policies) = role["Policies"].as_array() else {
@@ -358,23 +533,22 @@ fn grants_of(name: &str, role: &Value, problems: &mut Vec<String>) -> Grants {
         if dynamodb != actions.len() {
             problems.push(format!("{name}: {sid} mixes DynamoDB with other services"));
         }
-        if statement["Condition"] != leading_keys_condition() {
-            problems.push(format!(
-                "{name}: {sid} lacks exactly the condition {}, has {}",
-                leading_keys_condition(),
-                statement["Condition"]
-            ));
-        }
-        for action in &actions {
-            for resource in &resources {
-                match on_of(resource) {
-                    Some(on) => {
-                        grants.dynamodb.insert((action.clone(), on));
-                    }
-                    None => problems.push(format!(
-                        "{name}: {sid} grants {action} on {resource}, neither the table nor one of its indexes"
-                    )),
-                }
+        for resource in &resources {
+            let Some(on) = on_of(resource) else {
+                problems.push(format!(
+                    "{name}: {sid} grants {actions:?} on {resource}, neither the table nor one of its indexes"
+                ));
+                continue;
+            };
+            let condition = leading_keys_condition(leading_keys_pattern(on));
+            if statement["Condition"] != condition {
+                problems.push(format!(
+                    "{name}: {sid} lacks exactly the condition {condition} on {on:?}, has {}",
+                    statement["Condition"]
+                ));
+            }
+            for action in &actions {
+                grants.dynamodb.insert((action.clone(), on));
             }
         }
     }
@@ -387,21 +561,25 @@ fn each_function_may_do_exactly_what_its_code_does_in_dynamodb() {
 }
 
 #[test]
-fn the_expected_table_has_one_row_per_route_and_no_other() {
+fn the_expected_table_has_one_row_per_function_and_no_other() {
     let rows: Vec<&str> = DYNAMODB_GRANTS.iter().map(|(name, _)| *name).collect();
-    let routes: Vec<&str> = Route::ALL.iter().map(|r| r.name()).collect();
-    assert_eq!(rows, routes, "one row per route, in Route::ALL's order");
+    assert_eq!(
+        rows,
+        function_names(),
+        "one row per route, in Route::ALL's order, then the scheduled functions"
+    );
 }
 
-/// The indexes the rows name are the template table's indexes, and the condition's pattern
-/// matches the store's application partitions and not its directory items.
+/// The indexes the rows name are the template table's indexes, and the conditions' patterns
+/// match the store's application partitions (on the table) and the live index's partitions (on
+/// it), and never the directory items.
 #[test]
-fn the_condition_and_the_indexes_match_the_store() {
+fn the_conditions_and_the_indexes_match_the_store() {
     let t = spec_files::template();
     let declared: BTreeSet<String> = t["Resources"]["SessionsTable"]["Properties"]
-        ["LocalSecondaryIndexes"]
+        ["GlobalSecondaryIndexes"]
         .as_array()
-        .expect("LSIs")
+        .expect("GSIs")
         .iter()
         .map(|i| i["IndexName"].as_str().expect("IndexName").to_string())
         .collect();
@@ -414,18 +592,45 @@ fn the_condition_and_the_indexes_match_the_store() {
     }
 
     // No wildcard but the trailing one, so StringLike means "starts with".
-    let prefix = LEADING_KEYS_PATTERN
-        .strip_suffix('*')
-        .expect("a prefix pattern");
-    assert!(!prefix.contains(['*', '?']));
-    let (org, app) = (Uuid::new_v4(), Uuid::new_v4());
-    for (key, reachable) in [
-        (layout::app_key(org, app), true),
-        (layout::session_key(org, app, Uuid::new_v4()), true),
-        (layout::directory_lookup_key(app), false),
-    ] {
-        let pk = layout::string_attr(&key, layout::PK).expect("pk");
-        assert_eq!(pk.starts_with(prefix), reachable, "{pk}");
+    let prefix = |on: On| {
+        let prefix = leading_keys_pattern(on)
+            .strip_suffix('*')
+            .expect("a prefix pattern");
+        assert!(!prefix.contains(['*', '?']));
+        prefix
+    };
+    let (org, app, session) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let pk = |key: sessions::store::layout::Item| {
+        layout::string_attr(&key, layout::PK)
+            .expect("pk")
+            .to_string()
+    };
+    let directory = pk(layout::directory_lookup_key(app));
+    let table_items = [
+        pk(layout::app_key(org, app)),
+        pk(layout::head_key(org, app, 0)),
+        pk(layout::head_key(org, app, layout::SHARDS - 1)),
+        pk(layout::session_key(org, app, session)),
+        pk(layout::idempotency_key(org, app, "retry-1")),
+    ];
+    for key in &table_items {
+        assert!(key.starts_with(prefix(On::Table)), "{key}");
+        assert!(!key.starts_with(prefix(On::Index(INDEX_LIVE))), "{key}");
+    }
+    for shard in 0..layout::LIVE_SHARDS {
+        let key = layout::live_partition(shard);
+        assert!(key.starts_with(prefix(On::Index(INDEX_LIVE))), "{key}");
+        assert!(!key.starts_with(prefix(On::Table)), "{key}");
+    }
+    assert_eq!(
+        layout::live_key(session),
+        layout::live_partition(layout::live_shard_of(session))
+    );
+    for on in [On::Table, On::Index(INDEX_LIVE)] {
+        assert!(
+            !directory.starts_with(prefix(on)),
+            "{directory} under {on:?}"
+        );
     }
 }
 
@@ -470,6 +675,149 @@ fn role_id_of(t: &Value, name: &str) -> String {
         .to_string()
 }
 
+/// The rows against the code itself: every route's handler, driven through the paths that
+/// reach the store differently (found, missing, refused, replayed, a cursor mid-list), makes
+/// only DynamoDB operations its row allows, and each row's single-item actions are used. A
+/// transaction is one `TransactWriteItems` request whatever its members, so it is held to the
+/// row's transaction-only actions (`ConditionCheckItem`, `PutItem`) by name.
+#[tokio::test]
+async fn each_row_covers_what_its_function_does() {
+    use sessions::store::DynamoStore;
+    use sessions_tests::calls::{counting_client, CallCounter};
+    use sessions_tests::{call, config, env};
+
+    let world = sessions_tests::World::new().await;
+    let counter = CallCounter::default();
+    let table = world.store.table().to_string();
+    let api = sessions::api::Api::new(
+        &config(&env(&table)),
+        DynamoStore::new(
+            counting_client(&world.engine.endpoint, counter.clone()),
+            table.clone(),
+        ),
+    )
+    .expect("api");
+    let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let ids = world.seed(3).await;
+    let missing = Uuid::new_v4();
+
+    // (function, what it is sent), in an order in which each case has what it needs.
+    let connect =
+        json!({"hostname": "laptop", "clientInfo": {"name": "claude-ai", "version": "1"}});
+    let other = json!({"hostname": "another"});
+    let cases: Vec<(Route, sessions_tests::Event)> = vec![
+        (
+            Route::ListSessions,
+            world.event(Route::ListSessions).query("limit", "2"),
+        ),
+        // The next page: mid-list, with the first page's cursor.
+        (
+            Route::ListSessions,
+            world.event(Route::ListSessions).query("limit", "2"),
+        ),
+        (
+            Route::ListSessions,
+            world.event(Route::ListSessions).query("status", "all"),
+        ),
+        (Route::GetSession, world.get_event(ids[0])),
+        (Route::GetSession, world.get_event(missing)),
+        (Route::ConnectSession, world.connect_event(&connect)),
+        (
+            Route::ConnectSession,
+            world
+                .connect_event(&connect)
+                .header("Idempotency-Key", "k-1"),
+        ),
+        (
+            Route::ConnectSession,
+            world
+                .connect_event(&connect)
+                .header("Idempotency-Key", "k-1"),
+        ),
+        (
+            Route::ConnectSession,
+            world.connect_event(&other).header("Idempotency-Key", "k-1"),
+        ),
+        (
+            Route::HeartbeatSession,
+            world.heartbeat_event(ids[0], &json!({})),
+        ),
+        (
+            Route::HeartbeatSession,
+            world.heartbeat_event(missing, &json!({})),
+        ),
+        (Route::DisconnectSession, world.disconnect_event(ids[1])),
+        (Route::DisconnectSession, world.disconnect_event(ids[1])),
+        (Route::DisconnectSession, world.disconnect_event(missing)),
+        (
+            Route::HeartbeatSession,
+            world.heartbeat_event(ids[1], &json!({})),
+        ),
+        (Route::RevokeSession, world.revoke_one_event(ids[2])),
+        (Route::RevokeSession, world.revoke_one_event(missing)),
+        (Route::RevokeSessions, world.event(Route::RevokeSessions)),
+        (Route::ConnectSession, world.connect_event(&json!({}))),
+    ];
+    let (mut cursor, mut mid_list): (Option<String>, bool) = (None, false);
+    for (route, mut event) in cases {
+        if route == Route::ListSessions {
+            if let Some(c) = cursor.take() {
+                event = event.query("cursor", &c);
+                mid_list = true;
+            }
+        }
+        counter.reset();
+        let reply = call(&api, event).await;
+        assert!(
+            reply.status < 500,
+            "{route:?}: {} {:#}",
+            reply.status,
+            reply.body
+        );
+        if route == Route::ListSessions {
+            cursor = reply.next_cursor();
+        }
+        used.entry(route.name())
+            .or_default()
+            .extend(counter.by_operation().into_keys());
+    }
+    assert!(mid_list, "a list page was read with a cursor");
+
+    const TRANSACTION_MEMBERS: [&str; 2] = ["dynamodb:ConditionCheckItem", "dynamodb:PutItem"];
+    for route in Route::ALL {
+        let name = route.name();
+        let row: BTreeSet<String> = expected_grants(name)
+            .expect("a row")
+            .into_iter()
+            .map(|(action, _)| action)
+            .collect();
+        let ops = used.get(name).cloned().unwrap_or_default();
+        let mut needed: BTreeSet<String> = BTreeSet::new();
+        for op in &ops {
+            if op == "TransactWriteItems" {
+                needed.extend(TRANSACTION_MEMBERS.iter().map(|a| a.to_string()));
+            } else {
+                needed.insert(format!("dynamodb:{op}"));
+            }
+        }
+        assert_eq!(row, needed, "{name}: its row, and what it did ({ops:?})");
+    }
+}
+
+/// The logical id of the one schedule.
+fn schedule_id(t: &Value) -> String {
+    let schedules = spec_files::resources_of_type(t, "AWS::Scheduler::Schedule");
+    assert_eq!(schedules.len(), 1, "one schedule");
+    schedules.into_keys().next().expect("a schedule")
+}
+
+fn schedule_role_id(t: &Value) -> String {
+    t["Resources"][schedule_id(t)]["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("the schedule's role")
+        .to_string()
+}
+
 /// The checker itself: each way of widening a role that it must catch, it catches.
 #[test]
 fn a_widened_role_is_caught() {
@@ -491,12 +839,29 @@ fn a_widened_role_is_caught() {
             }),
         ),
         (
-            "the table beside the indexes",
-            "list-sessions:",
-            with_changed_statement(&t, "list-sessions", |s| {
+            "the table beside the live index",
+            "sweep-sessions:",
+            with_changed_statement(&t, "sweep-sessions", |s| {
                 let mut resources = one_or_many(&s["Resource"]);
                 resources.push(json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}));
                 s["Resource"] = Value::Array(resources);
+            }),
+        ),
+        (
+            "the table's pattern on the live index",
+            "sweep-sessions:",
+            with_changed_statement(&t, "sweep-sessions", |s| {
+                s["Condition"] =
+                    json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORG#*"]}});
+            }),
+        ),
+        (
+            "a transaction member beyond the row",
+            "connect-session:",
+            with_changed_statement(&t, "connect-session", |s| {
+                let mut actions = one_or_many(&s["Action"]);
+                actions.push(json!("dynamodb:DeleteItem"));
+                s["Action"] = Value::Array(actions);
             }),
         ),
         (
@@ -528,6 +893,64 @@ fn a_widened_role_is_caught() {
                 json!({"Fn::GetAtt": [role, "Arn"]});
             shared
         }),
+        (
+            "a role beside the functions' and the scheduler's",
+            "StrayRole:",
+            {
+                let mut beside = t.clone();
+                beside["Resources"]["StrayRole"] =
+                    json!({"Type": "AWS::IAM::Role", "Properties": {}});
+                beside
+            },
+        ),
+        (
+            "a function role the scheduler may assume",
+            "sweep-sessions:",
+            {
+                let mut widened = t.clone();
+                let role = role_id_of(&t, "sweep-sessions");
+                widened["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                    [0]["Principal"]["Service"] =
+                    json!(["lambda.amazonaws.com", "scheduler.amazonaws.com"]);
+                widened
+            },
+        ),
+        (
+            "a scheduler role that may invoke any function",
+            "may do more than invoke",
+            {
+                let mut widened = t.clone();
+                let role = schedule_role_id(&t);
+                widened["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
+                    ["Statement"][0]["Resource"] = json!("*");
+                widened
+            },
+        ),
+        (
+            "a scheduler role any account's schedules may assume",
+            "for this account",
+            {
+                let mut widened = t.clone();
+                let role = schedule_role_id(&t);
+                widened["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                    [0]
+                .as_object_mut()
+                .expect("a statement")
+                .remove("Condition");
+                widened
+            },
+        ),
+        (
+            "a schedule that invokes a route's function",
+            "no scheduled function",
+            {
+                let mut widened = t.clone();
+                let schedule = schedule_id(&t);
+                widened["Resources"][schedule]["Properties"]["Target"]["Arn"] =
+                    json!({"Fn::GetAtt": [function_id_of(&t, "revoke-sessions"), "Arn"]});
+                widened
+            },
+        ),
         ("a policy beside the roles", "ExtraPolicy:", {
             let mut beside = t.clone();
             beside["Resources"]["ExtraPolicy"] =
