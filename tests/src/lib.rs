@@ -183,6 +183,67 @@ impl World {
         api_at(endpoint, self.store.table())
     }
 
+    /// Every stream record of the table, oldest first.
+    pub async fn stream_records(&self) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+        use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+        use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+            .endpoint_url(&self.engine.endpoint)
+            .build();
+        let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
+        let listed = streams
+            .list_streams()
+            .table_name(self.store.table())
+            .send()
+            .await
+            .expect("ListStreams");
+        let arn = listed
+            .streams()
+            .first()
+            .and_then(|s| s.stream_arn())
+            .expect("the table has a stream")
+            .to_string();
+        let described = streams
+            .describe_stream()
+            .stream_arn(&arn)
+            .send()
+            .await
+            .expect("DescribeStream");
+        let mut records = Vec::new();
+        for shard in described
+            .stream_description()
+            .map(|d| d.shards().to_vec())
+            .unwrap_or_default()
+        {
+            let mut iterator = streams
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(shard.shard_id().unwrap_or_default())
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .expect("GetShardIterator")
+                .shard_iterator;
+            while let Some(it) = iterator.take() {
+                let out = streams
+                    .get_records()
+                    .shard_iterator(it)
+                    .send()
+                    .await
+                    .expect("GetRecords");
+                let empty = out.records().is_empty();
+                records.extend(out.records().iter().cloned());
+                if !empty {
+                    iterator = out.next_shard_iterator;
+                }
+            }
+        }
+        records
+    }
+
     /// `n` active sessions of the world's application, created 10 s ago and earlier, one
     /// millisecond apart; their ids, newest first.
     pub async fn seed(&self, n: i64) -> Vec<Uuid> {

@@ -12,7 +12,7 @@ use super::{store_error, Api};
 use crate::body::{self, ConnectBody, HeartbeatBody};
 use crate::error::ApiError;
 use crate::model::{DisconnectReason, SessionView};
-use crate::store::{Connected, Disconnected, Heartbeat, Idempotency, NewSession};
+use crate::store::{Connected, Heartbeat, Idempotency, NewSession};
 
 /// The request header that makes a connect safe to retry.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -133,34 +133,14 @@ impl Api {
         let (org, application_id) = self.target(req, x, facts)?;
         let session_id = path_uuid(req, "sessionId")?;
         body::parse_disconnect(header(req, CONTENT_TYPE.as_str()), body_bytes(req))?;
-        let changed = self
-            .store
-            .disconnect_session(
-                org,
-                application_id,
-                session_id,
-                x.now,
-                DisconnectReason::Closed,
-            )
-            .await
-            .map_err(|e| store_error(x, e))?
-            == Disconnected::Now;
-        facts.count = Some(u64::from(changed));
-        disconnected_reply(changed)
+        self.end_session(
+            (org, application_id, session_id),
+            DisconnectReason::Closed,
+            x,
+            facts,
+        )
+        .await
     }
-}
-
-/// `{"success": true, "disconnected": …}`, as revoke-one answers.
-fn disconnected_reply(changed: bool) -> Result<Reply, ApiError> {
-    #[derive(Serialize)]
-    struct DisconnectBody {
-        success: bool,
-        disconnected: bool,
-    }
-    to_json(&DisconnectBody {
-        success: true,
-        disconnected: changed,
-    })
 }
 
 /// Where a session can be read: `/api/v1/applications/{applicationId}/sessions/{id}`.

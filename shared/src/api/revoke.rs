@@ -2,6 +2,7 @@
 
 use lambda_http::Request;
 use serde::Serialize;
+use uuid::Uuid;
 
 use super::envelope::{path_uuid, to_json, Exchange, Facts, Reply, RETRY_AFTER_SECONDS};
 use super::{store_error, Api};
@@ -57,26 +58,38 @@ impl Api {
     ) -> Result<Reply, ApiError> {
         let (org, application_id) = self.target(req, x, facts)?;
         let session_id = path_uuid(req, "sessionId")?;
+        self.end_session(
+            (org, application_id, session_id),
+            DisconnectReason::Revoked,
+            x,
+            facts,
+        )
+        .await
+    }
+
+    /// Disconnects one session for `reason` (revoke-one, or the transport closing) and answers
+    /// `{"success": true, "disconnected": …}`: `true` when this call changed it.
+    pub(super) async fn end_session(
+        &self,
+        (org, application_id, session_id): (Uuid, Uuid, Uuid),
+        reason: DisconnectReason,
+        x: &Exchange,
+        facts: &mut Facts,
+    ) -> Result<Reply, ApiError> {
         let changed = self
             .store
-            .disconnect_session(
-                org,
-                application_id,
-                session_id,
-                x.now,
-                DisconnectReason::Revoked,
-            )
+            .disconnect_session(org, application_id, session_id, x.now, reason)
             .await
             .map_err(|e| store_error(x, e))?
             == Disconnected::Now;
         facts.count = Some(u64::from(changed));
 
         #[derive(Serialize)]
-        struct RevokeOneBody {
+        struct DisconnectBody {
             success: bool,
             disconnected: bool,
         }
-        to_json(&RevokeOneBody {
+        to_json(&DisconnectBody {
             success: true,
             disconnected: changed,
         })

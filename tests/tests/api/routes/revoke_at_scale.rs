@@ -273,67 +273,6 @@ async fn concurrent_revokes_connects_and_touches_stay_exact_over_many_trials() {
     assert!(raced > 0, "connects happened while the revokes ran");
 }
 
-/// Every stream record of the table, oldest first.
-async fn stream_records(world: &World) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
-    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(&world.engine.endpoint)
-        .build();
-    let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
-    let listed = streams
-        .list_streams()
-        .table_name(world.store.table())
-        .send()
-        .await
-        .expect("ListStreams");
-    let arn = listed
-        .streams()
-        .first()
-        .and_then(|s| s.stream_arn())
-        .expect("the table has a stream")
-        .to_string();
-    let described = streams
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await
-        .expect("DescribeStream");
-    let mut records = Vec::new();
-    for shard in described
-        .stream_description()
-        .map(|d| d.shards().to_vec())
-        .unwrap_or_default()
-    {
-        let mut iterator = streams
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id().unwrap_or_default())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("GetShardIterator")
-            .shard_iterator;
-        while let Some(it) = iterator.take() {
-            let out = streams
-                .get_records()
-                .shard_iterator(it)
-                .send()
-                .await
-                .expect("GetRecords");
-            let empty = out.records().is_empty();
-            records.extend(out.records().iter().cloned());
-            if !empty {
-                iterator = out.next_shard_iterator;
-            }
-        }
-    }
-    records
-}
-
 fn image_status(
     image: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>,
 ) -> Option<String> {
@@ -395,7 +334,7 @@ async fn every_disconnect_produces_exactly_one_stream_record() {
         "{refused:?}"
     );
 
-    let records = stream_records(&world).await;
+    let records = world.stream_records().await;
     let mut disconnects: HashMap<String, usize> = HashMap::new();
     for record in &records {
         let Some(change) = record.dynamodb() else {

@@ -157,7 +157,8 @@ async fn each_timed_out_session_has_one_disconnect_event_with_its_reason() {
             .expect("the sweep succeeds");
     }
 
-    let disconnects: Vec<_> = stream_records(&world)
+    let disconnects: Vec<_> = world
+        .stream_records()
         .await
         .into_iter()
         .filter_map(|r| r.dynamodb)
@@ -270,65 +271,4 @@ type Image = HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>;
 
 fn string(image: Option<&Image>, name: &str) -> Option<String> {
     image?.get(name)?.as_s().ok().cloned()
-}
-
-/// Every stream record of the world's table, oldest first.
-async fn stream_records(world: &World) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
-    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(&world.engine.endpoint)
-        .build();
-    let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
-    let listed = streams
-        .list_streams()
-        .table_name(world.store.table())
-        .send()
-        .await
-        .expect("ListStreams");
-    let arn = listed
-        .streams()
-        .first()
-        .and_then(|s| s.stream_arn())
-        .expect("the table has a stream")
-        .to_string();
-    let described = streams
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await
-        .expect("DescribeStream");
-    let mut records = Vec::new();
-    for shard in described
-        .stream_description()
-        .map(|d| d.shards().to_vec())
-        .unwrap_or_default()
-    {
-        let mut iterator = streams
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id().unwrap_or_default())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .expect("GetShardIterator")
-            .shard_iterator;
-        while let Some(it) = iterator.take() {
-            let out = streams
-                .get_records()
-                .shard_iterator(it)
-                .send()
-                .await
-                .expect("GetRecords");
-            let empty = out.records().is_empty();
-            records.extend(out.records().iter().cloned());
-            if !empty {
-                iterator = out.next_shard_iterator;
-            }
-        }
-    }
-    records
 }
