@@ -209,6 +209,9 @@ impl DynamoStore {
         }
         match result {
             Ok(()) => Ok(Connected::Created(session)),
+            // The id is new, so an item under it can only be this call's own earlier attempt,
+            // which succeeded after all (its answer was lost): the session is created once.
+            Err(Refused::Store(StoreError::AlreadyExists(_))) => Ok(Connected::Created(session)),
             Err(Refused::Store(e)) => Err(e),
             Err(Refused::KeyUsed {
                 session_id,

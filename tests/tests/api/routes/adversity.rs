@@ -243,3 +243,34 @@ async fn a_page_that_would_outgrow_the_response_stops_early_with_a_cursor() {
     assert!(pages >= 2, "the first page stopped early");
     assert_eq!(seen, ids, "every session exactly once, newest first");
 }
+
+#[tokio::test]
+async fn a_connect_whose_answer_was_lost_makes_one_session() {
+    let world = World::new().await;
+    // The transaction commits, then its answer is lost, and so are the answers to the SDK's
+    // own retries (three attempts): the store tries again with a new request.
+    let proxy = faults::proxy_with(
+        &world.engine.endpoint,
+        Plan {
+            operation: ".TransactWriteItems",
+            body_contains: String::new(),
+            skip: 0,
+            times: 3,
+            fault: Fault::LoseAnswer,
+        },
+    )
+    .await;
+    let api = world.api_through(&proxy.endpoint);
+    let reply = sessions_tests::call(&api, world.connect_event(&serde_json::json!({}))).await;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    assert_eq!(proxy.injected(), 3);
+    let listed = world.list(&[("status", "all")]).await.ids();
+    assert_eq!(
+        listed,
+        [reply.body["session"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string()],
+        "one session, the one answered"
+    );
+}
