@@ -68,7 +68,7 @@ fmt: ## Format all Rust code in place
 # download) and zig (from the venv). ARCH=x86_64 builds a copy of the template with x86_64
 # written in instead, so the built template always names the architecture it was built for.
 # `sam deploy` then deploys target/sam/template.yaml as it is.
-build: venv ## sam build of the four functions into target/sam (ARCH=x86_64 without the aarch64 target)
+build: venv ## sam build of the functions into target/sam (ARCH=x86_64 without the aarch64 target)
 ifeq ($(ARCH),arm64)
 	$(SAM) build
 else ifeq ($(ARCH),x86_64)
