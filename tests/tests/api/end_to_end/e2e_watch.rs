@@ -90,6 +90,13 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_every_route_at_the_real_paths() {
+    // Built first (minutes on a cold cache): the sessions below are written just before they
+    // are served, so none has gone silent past the heartbeat timeout meanwhile.
+    // Logs go to cargo's scratch directory for integration tests, inside whatever target
+    // directory this build uses.
+    let scratch = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    build_the_functions(&scratch.join(format!("e2e-build-{}.log", Uuid::new_v4().simple()))).await;
+
     let engine = Engine::start().await;
     let table = "sessions";
     let store = DynamoStore::new(engine.client(), table);
@@ -113,11 +120,6 @@ async fn serves_every_route_at_the_real_paths() {
     gone.status = SessionStatus::Disconnected;
     gone.disconnected_at = Some(time::now());
     store.create_session(&gone).await.expect("session");
-
-    // Logs go to cargo's scratch directory for integration tests, inside whatever target
-    // directory this build uses.
-    let scratch = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    build_the_functions(&scratch.join(format!("e2e-build-{}.log", Uuid::new_v4().simple()))).await;
 
     let port = free_port();
     let log_path = scratch.join(format!("e2e-watch-{port}.log"));
