@@ -7,6 +7,7 @@
 //!   parameters, the connection side's request bodies, the error shape, signed cursors); no I/O.
 //! - [`auth`]: who is calling (API Gateway's verified claims, or a development token).
 //! - [`route`]: the API's routes, one home for their names, paths and scopes.
+//! - [`events`]: the published events (EventBridge, Shared Signals), independent of the layout.
 //! - [`store`]: the table, and the only place that knows its item layout.
 //! - [`metrics`], [`telemetry`]: per-request metrics and logs.
 //! - [`api`]: API Gateway requests in, contract-shaped responses out.
@@ -17,6 +18,7 @@ pub mod body;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod model;
 pub mod params;
