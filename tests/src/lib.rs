@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 pub mod calls;
 pub mod faults;
+pub mod front;
 pub mod process;
 pub mod tls;
 
@@ -898,4 +899,12 @@ pub fn dev_token(org: Uuid, scope: &str, secret: &str, ttl_seconds: i64) -> Stri
         },
     )
     .expect("mint a dev token")
+}
+
+/// The repository's root (where `Cargo.toml`, `scripts/` and `.venv/` are).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default()
 }

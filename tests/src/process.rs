@@ -17,6 +17,11 @@ impl Guard {
         })
     }
 
+    /// The child's stdin and stdout, when it was spawned with both piped.
+    pub fn take_pipes(&mut self) -> Option<(std::process::ChildStdin, std::process::ChildStdout)> {
+        Some((self.child.stdin.take()?, self.child.stdout.take()?))
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -48,6 +48,9 @@ mod end_to_end {
     mod tls_roots;
 }
 
+/// The session gateway with the official MCP SDK's client and an SDK-built server.
+mod gateway;
+
 /// The documentation held to the API description (`docs/api.md` vs `openapi.yaml`).
 mod docs;
 

@@ -6,7 +6,6 @@
 //! The test builds the functions itself first (`cargo build` of the workspace's default
 //! members, what `cargo lambda watch` runs), so it works alone: `cargo test -p sessions-tests e2e`.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -15,15 +14,9 @@ use sessions::model::SessionStatus;
 use sessions::store::DynamoStore;
 use sessions::time;
 use sessions_tests::process::Guard;
+use sessions_tests::workspace_root;
 use sessions_tests::{dev_token, session_of, Engine, CURSOR_KEY, DEV_SECRET};
 use uuid::Uuid;
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
 
 /// `CARGO_LAMBDA` (set by the Makefile to the project venv's binary), else the venv's binary
 /// if `make venv` made it, else `cargo-lambda` on PATH.

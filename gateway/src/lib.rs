@@ -1,0 +1,258 @@
+//! The session gateway: a reverse proxy for MCP's Streamable HTTP transport that puts any MCP
+//! server, unchanged, under the Sessions API.
+//!
+//! - [`settings`]: flags and environment.
+//! - [`auth`]: clients' bearer tokens (the gateway is the MCP server's resource server).
+//! - [`sessions_api`]: the Sessions API's connection side (connect, heartbeat, disconnect).
+//! - [`registry`]: the MCP sessions held, and the tokens of cut-off sessions.
+//! - [`lifecycle`]: one task per session reporting its life, cutting its client off when the
+//!   Sessions API says it is disconnected.
+//! - [`proxy`]: the MCP endpoint itself.
+//! - [`metrics`]: the gateway's own metrics.
+
+pub mod auth;
+pub mod lifecycle;
+pub mod metrics;
+pub mod proxy;
+pub mod registry;
+pub mod sessions_api;
+pub mod settings;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use serde_json::json;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Client, Verifier};
+use crate::lifecycle::Reporter;
+use crate::registry::{Entry, Registry};
+use crate::sessions_api::{Connect, SessionsApi, TokenSource};
+use crate::settings::Settings;
+
+/// Everything a request handler needs.
+pub struct Gateway {
+    pub settings: Settings,
+    pub verifier: Verifier,
+    pub registry: Arc<Registry>,
+    /// The client for the upstream MCP server (no overall timeout: SSE streams last).
+    pub http: reqwest::Client,
+    reporter: Arc<Reporter>,
+    tasks: TaskTracker,
+}
+
+impl Gateway {
+    pub fn new(settings: Settings) -> Result<Gateway, String> {
+        settings.check()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("the HTTP client cannot be built: {e}"))?;
+        let verifier = match (&settings.jwks_url, &settings.dev_jwt_secret) {
+            (Some(url), _) => Verifier::jwks(
+                url.clone(),
+                http.clone(),
+                &settings.token_issuer,
+                &settings.audience(),
+                settings.required_scopes(),
+            ),
+            (None, Some(secret)) => Verifier::dev(
+                secret,
+                &settings.token_issuer,
+                &settings.audience(),
+                settings.required_scopes(),
+            )?,
+            (None, None) => return Err("one of --jwks-url or --dev-jwt-secret is needed".into()),
+        };
+        let token = match (&settings.sessions_token, &settings.sessions_token_file) {
+            (Some(token), _) => TokenSource::Fixed(token.clone()),
+            (None, Some(path)) => TokenSource::file(path.clone()),
+            (None, None) => {
+                return Err("one of --sessions-token or --sessions-token-file is needed".into())
+            }
+        };
+        let registry = Arc::new(Registry::default());
+        let upstream = settings.upstream_url.clone();
+        let end_http = http.clone();
+        let reporter = Arc::new(Reporter {
+            api: SessionsApi::new(
+                http.clone(),
+                &settings.sessions_api_url,
+                settings.application_id,
+                token,
+            ),
+            registry: registry.clone(),
+            heartbeat: settings.heartbeat_interval(),
+            end_upstream: Box::new(move |mcp_session_id| {
+                let request = end_http
+                    .delete(upstream.clone())
+                    .header(proxy::MCP_SESSION_ID, mcp_session_id)
+                    .timeout(Duration::from_secs(5));
+                tokio::spawn(async move {
+                    if let Err(error) = request.send().await {
+                        tracing::debug!(%error, "ending the upstream session failed");
+                    }
+                });
+            }),
+        });
+        Ok(Gateway {
+            settings,
+            verifier,
+            registry,
+            http,
+            reporter,
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    /// Holds a new MCP session and starts reporting it; waits a moment for its connect so the
+    /// session is listed by the time the client's `initialize` is answered.
+    pub async fn open(
+        &self,
+        mcp_session_id: String,
+        client: &Client,
+        connect: Connect,
+    ) -> Arc<Entry> {
+        let entry = Arc::new(Entry::new(mcp_session_id, client, connect));
+        self.registry.insert(entry.clone());
+        self.tasks.spawn(self.reporter.clone().run(entry.clone()));
+        entry.wait_reported(self.settings.connect_wait()).await;
+        entry
+    }
+
+    /// Ends every session as its transport closing: streams end, disconnects are reported.
+    pub fn close_all(&self) {
+        for entry in self.registry.all() {
+            entry.close();
+        }
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(&self.settings.mcp_path, any(proxy::mcp))
+            .route(
+                &self.settings.resource_metadata_path(),
+                get(resource_metadata),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(resource_metadata),
+            )
+            .route("/gateway/health", get(health))
+            .route("/gateway/metrics", get(metrics))
+            .route("/gateway/session", get(session))
+            .with_state(self.clone())
+    }
+}
+
+/// RFC 9728 protected resource metadata: which authorization server issues tokens for it.
+async fn resource_metadata(State(gateway): State<Arc<Gateway>>) -> Response {
+    let mut body = json!({
+        "resource": gateway.settings.resource(),
+        "authorization_servers": [gateway.settings.token_issuer],
+        "bearer_methods_supported": ["header"],
+    });
+    let scopes = gateway.verifier.required_scopes();
+    if !scopes.is_empty() {
+        body["scopes_supported"] = json!(scopes);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
+    let body = json!({"status": "ok", "sessionsOpen": gateway.registry.len()});
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        gateway.registry.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The Sessions API session behind the caller's MCP session, for a client that asks (same
+/// token, `Mcp-Session-Id`).
+async fn session(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let entry = match proxy::admit(&gateway, &headers).await {
+        Ok((_, Some(entry))) => entry,
+        Ok((_, None)) => {
+            return proxy::error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the Mcp-Session-Id header is required",
+            )
+        }
+        Err(response) => return response,
+    };
+    let body = json!({
+        "applicationId": gateway.settings.application_id,
+        "sessionId": entry.reported().map(|r| r.session_id),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Serves until `shutdown` resolves, then closes every session (reporting its disconnect)
+/// and waits up to the shutdown setting for those reports.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = gateway.router();
+    let closing = gateway.clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!(
+            sessions = closing.registry.len(),
+            "shutting down; closing sessions"
+        );
+        closing.close_all();
+    })
+    .await?;
+    gateway.tasks.close();
+    let wait = Duration::from_secs(gateway.settings.shutdown_seconds);
+    if tokio::time::timeout(wait, gateway.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            sessions = gateway.registry.len(),
+            "shutdown: some disconnects were not reported in time"
+        );
+    }
+    Ok(())
+}

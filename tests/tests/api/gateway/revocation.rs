@@ -1,0 +1,113 @@
+//! A revocation reaches connected clients: the next heartbeat of their session is answered
+//! `session_disconnected`, the gateway ends the MCP session (its open streams close, its id
+//! answers 404) and refuses the token it was opened with (401), so the client has to
+//! re-authenticate; a fresh token opens a new session.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sessions::model::DisconnectReason;
+use sessions::route::Route;
+
+use super::{statuses, McpClient, Stack, HEARTBEAT_SECONDS};
+
+/// A cut-off must reach a client within one heartbeat interval; this adds room for a loaded
+/// machine (the interval here is half a second, so a 30 s tool call is far outside it).
+const CUTOFF_WITHIN: Duration = Duration::from_secs(4);
+
+#[tokio::test]
+async fn revoke_all_cuts_every_client_off_and_a_fresh_token_opens_a_new_session() {
+    let stack = Stack::start().await;
+    let (token_a, token_b) = (stack.token("alice"), stack.token("bob"));
+    let mut a = stack.client(&token_a).await;
+    let mut b = stack.client(&token_b).await;
+    assert_eq!(a.initialized["ok"], true, "{}", a.initialized);
+    assert_eq!(b.initialized["ok"], true, "{}", b.initialized);
+
+    // Alice's long tool call holds an SSE answer open.
+    let started = a
+        .send(json!({"op": "start", "tool": "countdown", "args": {"seconds": 30}}))
+        .await;
+    assert_eq!(started["ok"], true, "{started}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let revoked = stack
+        .world
+        .call(stack.world.event(Route::RevokeSessions))
+        .await;
+    assert_eq!(revoked.status, 200, "{:#}", revoked.body);
+    let at = Instant::now();
+
+    // The open stream closes: the call ends long before its 30 s, without a result.
+    let joined = a.send(json!({"op": "join"})).await;
+    assert_ne!(joined["ok"], true, "{joined}");
+    assert!(
+        at.elapsed() < CUTOFF_WITHIN,
+        "stream closed after {:?}",
+        at.elapsed()
+    );
+
+    // Bob's next request is refused for his token: he must re-authenticate.
+    let refused = b.call_until_refused(at, CUTOFF_WITHIN).await;
+    assert_ne!(
+        refused["ok"], true,
+        "bob still served {CUTOFF_WITHIN:?} after the revoke: {refused}"
+    );
+    assert_eq!(statuses(&refused), [401], "{refused}");
+    let again = McpClient::start(&stack.mcp_url(), &token_b).await;
+    assert_ne!(
+        again.initialized["ok"], true,
+        "the revoked token opened a session: {}",
+        again.initialized
+    );
+
+    // A fresh token opens a new session, listed beside the two revoked ones.
+    let mut fresh = stack.client(&stack.token("bob")).await;
+    let added = fresh.call("add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(added["ok"], true, "{added}");
+    let sessions = stack.sessions().await;
+    let statuses: Vec<&str> = sessions
+        .iter()
+        .filter_map(|s| s["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["active", "disconnected", "disconnected"],
+        "{sessions:#?}"
+    );
+    assert_eq!(stack.metric("gateway_cutoffs_total").await, 2.0);
+    assert!(stack.metric("gateway_refused_tokens_total").await >= 2.0);
+}
+
+#[tokio::test]
+async fn revoke_one_cuts_off_that_session_only() {
+    let stack = Stack::start().await;
+    let (token_a, token_b) = (stack.token("alice"), stack.token("bob"));
+    let mut a = stack.client(&token_a).await;
+    let mut b = stack.client(&token_b).await;
+    let a_mcp = a.mcp_session_id.clone().expect("an MCP session id");
+    let a_id = stack.session_id(&token_a, &a_mcp).await;
+
+    let revoked = stack.world.call(stack.world.revoke_one_event(a_id)).await;
+    assert_eq!(revoked.status, 200, "{:#}", revoked.body);
+    let at = Instant::now();
+    let refused = a.call_until_refused(at, CUTOFF_WITHIN).await;
+    assert_eq!(statuses(&refused), [401], "{refused}");
+
+    // Bob's session goes on, heartbeat after heartbeat.
+    tokio::time::sleep(Duration::from_secs_f64(HEARTBEAT_SECONDS * 3.0)).await;
+    let served = b.call("add", json!({"a": 2, "b": 2})).await;
+    assert_eq!(served["ok"], true, "{served}");
+    assert_eq!(
+        stack.disconnect_reason(a_id).await,
+        Some(DisconnectReason::Revoked)
+    );
+    let active: Vec<_> = stack
+        .sessions()
+        .await
+        .into_iter()
+        .filter(|s| s["status"] == "active")
+        .collect();
+    assert_eq!(active.len(), 1, "{active:#?}");
+    assert_ne!(active[0]["id"], a_id.to_string());
+}
