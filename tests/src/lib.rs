@@ -21,6 +21,7 @@ use uuid::Uuid;
 pub mod calls;
 pub mod faults;
 pub mod front;
+pub mod mcp;
 pub mod process;
 pub mod tls;
 
