@@ -41,7 +41,7 @@ $(VENV_STAMP): requirements-dev.txt
 		--requirement requirements-dev.txt
 	@touch $@
 
-dev: venv ## Run the API locally: engine on :8000, seeded demo data, cargo lambda watch on :9000
+dev: venv ## Run it all locally: engine :8000, demo data, API (cargo lambda watch) :9000, MCP gateway :9100
 	scripts/dev.sh
 
 test: venv ## Everything CI checks: fmt, clippy, build, tests, template lint, contract fuzzing

@@ -10,8 +10,11 @@
 #      connection holder would, and once the API is up invokes the sweep-sessions
 #      function every minute, as EventBridge Scheduler does in AWS;
 #   5. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
-#      /api/v1/... paths, calls each function once so that watch has built and started it,
-#      then prints ready-to-run curl lines.
+#      /api/v1/... paths, calls each function once so that watch has built and started it;
+#   6. starts the example MCP server (official MCP Python SDK) on 127.0.0.1:$DEV_MCP_PORT and
+#      the session gateway in front of it on 127.0.0.1:$DEV_GATEWAY_PORT, reporting its MCP
+#      sessions to the demo application; then prints ready-to-run curl lines and how to point
+#      an MCP client at the gateway.
 #
 # Ctrl-C (or any exit) stops everything this script started. Every setting below
 # can be overridden from the environment, e.g. `DEV_API_PORT=9100 make dev`.
@@ -23,6 +26,10 @@ ROOT=$PWD
 # --- settings (docs/development.md documents these) --------------------------
 : "${DEV_ENGINE_PORT:=8000}"
 : "${DEV_API_PORT:=9000}"
+: "${DEV_GATEWAY_PORT:=9100}"
+: "${DEV_MCP_PORT:=8765}"
+# Seconds between two heartbeats of each MCP session the gateway holds (30 in production).
+: "${DEV_GATEWAY_HEARTBEAT_SECONDS:=5}"
 : "${DEMO_ORG:=0b7e0d4e-5d6f-4f7a-9a53-1d2b3c4d5e6f}"
 : "${DEMO_APP:=550e8400-e29b-41d4-a716-446655440000}"
 : "${DEMO_SESSIONS:=40}"
@@ -59,6 +66,8 @@ STATE_DIR=$ROOT/.dev
 ENGINE_LOG=$STATE_DIR/engine.log
 WATCH_ENV=$STATE_DIR/watch.env
 KEEPALIVE_LOG=$STATE_DIR/keepalive.log
+MCP_LOG=$STATE_DIR/mcp-server.log
+GATEWAY_LOG=$STATE_DIR/gateway.log
 # The workspace's functions (root Cargo.toml, functions/*): the routes', then the scheduled one.
 FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session
     connect-session heartbeat-session disconnect-session sweep-sessions)
@@ -73,11 +82,15 @@ source "$ROOT/scripts/processes.sh"
 ENGINE_PID=""
 WATCH_PID=""
 KEEPALIVE_PID=""
-
+MCP_PID=""
+GATEWAY_PID=""
 
 cleanup() {
     trap - EXIT INT TERM HUP
-    # The keep-alive loop and watch first: they talk to the engine until they are gone.
+    # The gateway first (it reports its sessions closed through the API), then the MCP server.
+    [[ -n $GATEWAY_PID ]] && stop_group "$GATEWAY_PID" "the session gateway"
+    [[ -n $MCP_PID ]] && stop_group "$MCP_PID" "the example MCP server"
+    # The keep-alive loop and watch next: they talk to the engine until they are gone.
     [[ -n $KEEPALIVE_PID ]] && stop_group "$KEEPALIVE_PID" "the keep-alive loop"
     [[ -n $WATCH_PID ]] && stop_group "$WATCH_PID" "cargo lambda watch"
     [[ -n $ENGINE_PID ]] && stop_group "$ENGINE_PID" "dev-engine"
@@ -99,8 +112,8 @@ make --no-print-directory venv
 export PATH="$ROOT/.venv/bin:$PATH"
 cargo lambda --version >/dev/null || die "cargo lambda is not runnable; try: rm -rf .venv && make venv"
 
-say "building dev-engine, sessions-admin and the functions"
-cargo build -p dev-engine -p sessions-admin
+say "building dev-engine, sessions-admin, the gateway and the functions"
+cargo build -p dev-engine -p sessions-admin -p sessions-gateway
 # The functions alone, as `cargo lambda watch` builds them (without the tools' features), so
 # that watch finds them built.
 packages=()
@@ -113,6 +126,8 @@ chmod 700 "$STATE_DIR"
 # Fail early and clearly rather than talk to someone else's server.
 port_answers "$DEV_ENGINE_PORT" && die "port $DEV_ENGINE_PORT is in use (another make dev?); set DEV_ENGINE_PORT"
 port_answers "$DEV_API_PORT" && die "port $DEV_API_PORT is in use; set DEV_API_PORT"
+port_answers "$DEV_GATEWAY_PORT" && die "port $DEV_GATEWAY_PORT is in use; set DEV_GATEWAY_PORT"
+port_answers "$DEV_MCP_PORT" && die "port $DEV_MCP_PORT is in use; set DEV_MCP_PORT"
 
 # --- engine ------------------------------------------------------------------
 say "starting dev-engine on 127.0.0.1:$DEV_ENGINE_PORT (log: .dev/engine.log)"
@@ -259,6 +274,45 @@ done
 [[ -n $swept ]] || die "sweep-sessions did not answer: $sweep_out"
 touch "$SERVING"
 
+# --- MCP server and gateway ----------------------------------------------------
+# The example MCP server knows nothing of sessions; the gateway in front of it verifies each
+# client's token (audience: the gateway's MCP endpoint), reports every MCP session to the demo
+# application with the connect token, and cuts a revoked session's client off.
+gateway_url="http://127.0.0.1:$DEV_GATEWAY_PORT"
+say "starting the example MCP server on 127.0.0.1:$DEV_MCP_PORT and the gateway on $gateway_url"
+start_group "$ROOT/.venv/bin/python" scripts/mcp/example_server.py --port "$DEV_MCP_PORT" \
+    >"$MCP_LOG" 2>&1
+MCP_PID=$STARTED_PID
+for _ in $(seq 200); do
+    kill -0 "$MCP_PID" 2>/dev/null || die "the example MCP server exited: $(cat "$MCP_LOG")"
+    port_answers "$DEV_MCP_PORT" && break
+    sleep 0.1
+done
+port_answers "$DEV_MCP_PORT" || die "the example MCP server did not listen on $DEV_MCP_PORT"
+gateway_issuer=${SESSIONS_DEV_JWT_ISSUER:-sessions-api-dev}
+start_group env GATEWAY_LISTEN="127.0.0.1:$DEV_GATEWAY_PORT" \
+    GATEWAY_PUBLIC_URL="$gateway_url" \
+    GATEWAY_UPSTREAM_URL="http://127.0.0.1:$DEV_MCP_PORT/mcp" \
+    GATEWAY_SESSIONS_API_URL="http://127.0.0.1:$DEV_API_PORT" \
+    GATEWAY_APPLICATION_ID="$DEMO_APP" \
+    GATEWAY_SESSIONS_TOKEN="$CONNECT_TOKEN" \
+    GATEWAY_DEV_JWT_SECRET="$SESSIONS_DEV_JWT_SECRET" \
+    GATEWAY_TOKEN_ISSUER="$gateway_issuer" \
+    GATEWAY_HEARTBEAT_SECONDS="$DEV_GATEWAY_HEARTBEAT_SECONDS" \
+    GATEWAY_LOG_FORMAT=text \
+    target/debug/sessions-gateway 2>"$GATEWAY_LOG"
+GATEWAY_PID=$STARTED_PID
+for _ in $(seq 100); do
+    kill -0 "$GATEWAY_PID" 2>/dev/null || die "the gateway exited: $(cat "$GATEWAY_LOG")"
+    port_answers "$DEV_GATEWAY_PORT" && break
+    sleep 0.1
+done
+port_answers "$DEV_GATEWAY_PORT" || die "the gateway did not listen on $DEV_GATEWAY_PORT"
+# A client token for the gateway: the dev issuer, the gateway's MCP endpoint as audience.
+mcp_token_json=$(SESSIONS_DEV_JWT_AUDIENCE="$gateway_url/mcp" "$admin" token --org "$DEMO_ORG" \
+    --scope "mcp:tools" --sub "dev-mcp-user")
+MCP_TOKEN=$(json_get token <<<"$mcp_token_json") || die "sessions-admin token printed no token: $mcp_token_json"
+
 # --- how to call it ----------------------------------------------------------
 # Single quotes: the printed lines say "$TOKEN" and "$CONNECT_TOKEN", set by the export lines
 # above them.
@@ -318,11 +372,22 @@ Heartbeat it (the id from the connect answer; 409 session_disconnected once it i
 Disconnect it (the transport closed):
   curl -s -X POST $conn '$api/NEW_SESSION_ID/disconnect'
 
+An MCP server behind the session gateway: point any MCP client (Streamable HTTP) at
+  $gateway_url/mcp   with the header   Authorization: Bearer \$MCP_TOKEN
+  export MCP_TOKEN='$MCP_TOKEN'
+The official MCP Python SDK's client, from this repository (lists the tools, calls one):
+  .venv/bin/python scripts/mcp/client.py --url $gateway_url/mcp --token "\$MCP_TOKEN" --demo
+Its session then shows in the list above (clientInfo sessions-example-client). After a revoke,
+the gateway cuts the client off within one heartbeat ($DEV_GATEWAY_HEARTBEAT_SECONDS s here): its token
+is refused (401 invalid_token) and a new token opens a new session. Without a token:
+  curl -s -i -X POST $gateway_url/mcp
+Gateway health and metrics:  curl -s $gateway_url/gateway/health   curl -s $gateway_url/gateway/metrics
+
 $timeout_line
 $keepalive
-Keep-alive and sweep output: .dev/keepalive.log.
+Logs: .dev/keepalive.log (keep-alive, sweep), .dev/gateway.log, .dev/mcp-server.log.
 
-Ctrl-C stops the API, the engine and the keep-alive loop.
+Ctrl-C stops the API, the gateway, the MCP server, the engine and the keep-alive loop.
 
 EOF
 

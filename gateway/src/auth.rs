@@ -91,16 +91,89 @@ impl Claims {
 
 enum Keys {
     Secret(DecodingKey),
-    Jwks {
-        url: reqwest::Url,
-        http: reqwest::Client,
-        cache: Mutex<JwksCache>,
-    },
+    Jwks(Jwks),
+}
+
+/// A JWKS fetched on demand: a key id it lacks fetches it again, at most every 30 s.
+pub struct Jwks {
+    url: reqwest::Url,
+    http: reqwest::Client,
+    cache: Mutex<JwksCache>,
 }
 
 struct JwksCache {
     keys: HashMap<String, (DecodingKey, Option<Algorithm>)>,
     fetched: Option<Instant>,
+}
+
+impl Jwks {
+    pub fn new(url: reqwest::Url, http: reqwest::Client) -> Jwks {
+        Jwks {
+            url,
+            http,
+            cache: Mutex::new(JwksCache {
+                keys: HashMap::new(),
+                fetched: None,
+            }),
+        }
+    }
+
+    /// The key `kid` names, and the algorithm its JWK pins (if it pins one).
+    pub async fn key(&self, kid: &str) -> Result<(DecodingKey, Option<Algorithm>), &'static str> {
+        let mut cache = self.cache.lock().await;
+        if let Some(found) = cache.keys.get(kid) {
+            return Ok(found.clone());
+        }
+        let stale = cache
+            .fetched
+            .is_none_or(|at| at.elapsed() >= JWKS_REFRESH_MIN);
+        if stale {
+            cache.fetched = Some(Instant::now());
+            match fetch_jwks(&self.url, &self.http).await {
+                Ok(set) => {
+                    cache.keys = set
+                        .keys
+                        .iter()
+                        .filter_map(|jwk| {
+                            let kid = jwk.common.key_id.clone()?;
+                            let key = DecodingKey::from_jwk(jwk).ok()?;
+                            let alg = jwk
+                                .common
+                                .key_algorithm
+                                .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+                            Some((kid, (key, alg)))
+                        })
+                        .collect();
+                }
+                Err(error) => tracing::warn!(%error, url = %self.url, "fetching a JWKS failed"),
+            }
+        }
+        cache
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or("the token's key is not in the JWKS")
+    }
+}
+
+/// The key a JWT's header names in `jwks`, checked against the algorithms accepted from a
+/// JWKS, and the algorithm to verify with.
+pub async fn jwks_key_for(
+    jwks: &Jwks,
+    header: &jsonwebtoken::Header,
+) -> Result<(DecodingKey, Algorithm), &'static str> {
+    if !JWKS_ALGORITHMS.contains(&header.alg) {
+        return Err("the token's algorithm is not accepted");
+    }
+    let kid = header
+        .kid
+        .as_deref()
+        .ok_or("the token names no key (kid)")?;
+    let (key, key_alg) = jwks.key(kid).await?;
+    if key_alg.is_some_and(|alg| alg != header.alg) {
+        return Err("the token's algorithm does not match its key");
+    }
+    Ok((key, header.alg))
 }
 
 /// Verifies clients' tokens against an HS256 development secret or a JWKS.
@@ -136,14 +209,7 @@ impl Verifier {
         scopes: Vec<String>,
     ) -> Verifier {
         Verifier {
-            keys: Keys::Jwks {
-                url,
-                http,
-                cache: Mutex::new(JwksCache {
-                    keys: HashMap::new(),
-                    fetched: None,
-                }),
-            },
+            keys: Keys::Jwks(Jwks::new(url, http)),
             issuer: issuer.into(),
             audience: audience.into(),
             required_scopes: scopes,
@@ -162,22 +228,9 @@ impl Verifier {
                 }
                 (key.clone(), Algorithm::HS256)
             }
-            Keys::Jwks { url, http, cache } => {
-                if !JWKS_ALGORITHMS.contains(&header.alg) {
-                    return Err(Refusal::Invalid("the token's algorithm is not accepted"));
-                }
-                let kid = header
-                    .kid
-                    .as_deref()
-                    .ok_or(Refusal::Invalid("the token names no key (kid)"))?;
-                let (key, key_alg) = jwks_key(url, http, cache, kid).await?;
-                if key_alg.is_some_and(|alg| alg != header.alg) {
-                    return Err(Refusal::Invalid(
-                        "the token's algorithm does not match its key",
-                    ));
-                }
-                (key, header.alg)
-            }
+            Keys::Jwks(jwks) => jwks_key_for(jwks, &header)
+                .await
+                .map_err(Refusal::Invalid)?,
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECONDS;
@@ -211,47 +264,6 @@ fn bearer(authorization: Option<&str>) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-async fn jwks_key(
-    url: &reqwest::Url,
-    http: &reqwest::Client,
-    cache: &Mutex<JwksCache>,
-    kid: &str,
-) -> Result<(DecodingKey, Option<Algorithm>), Refusal> {
-    let mut cache = cache.lock().await;
-    if let Some(found) = cache.keys.get(kid) {
-        return Ok(found.clone());
-    }
-    let stale = cache
-        .fetched
-        .is_none_or(|at| at.elapsed() >= JWKS_REFRESH_MIN);
-    if stale {
-        cache.fetched = Some(Instant::now());
-        match fetch_jwks(url, http).await {
-            Ok(set) => {
-                cache.keys = set
-                    .keys
-                    .iter()
-                    .filter_map(|jwk| {
-                        let kid = jwk.common.key_id.clone()?;
-                        let key = DecodingKey::from_jwk(jwk).ok()?;
-                        let alg = jwk
-                            .common
-                            .key_algorithm
-                            .and_then(|a| a.to_string().parse::<Algorithm>().ok());
-                        Some((kid, (key, alg)))
-                    })
-                    .collect();
-            }
-            Err(error) => tracing::warn!(%error, "fetching the JWKS failed"),
-        }
-    }
-    cache
-        .keys
-        .get(kid)
-        .cloned()
-        .ok_or(Refusal::Invalid("the token's key is not in the JWKS"))
 }
 
 async fn fetch_jwks(url: &reqwest::Url, http: &reqwest::Client) -> Result<JwkSet, reqwest::Error> {

@@ -8,6 +8,7 @@
 //! - [`lifecycle`]: one task per session reporting its life, cutting its client off when the
 //!   Sessions API says it is disconnected.
 //! - [`proxy`]: the MCP endpoint itself.
+//! - [`signals`]: the Shared Signals receiver (CAEP `session-revoked` pushed by the API).
 //! - [`metrics`]: the gateway's own metrics.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod proxy;
 pub mod registry;
 pub mod sessions_api;
 pub mod settings;
+pub mod signals;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,7 +28,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use serde_json::json;
 use tokio_util::task::TaskTracker;
@@ -46,6 +48,8 @@ pub struct Gateway {
     pub http: reqwest::Client,
     reporter: Arc<Reporter>,
     tasks: TaskTracker,
+    /// The Shared Signals receiver, when a transmitter is configured.
+    pub receiver: Option<signals::Receiver>,
 }
 
 impl Gateway {
@@ -102,7 +106,13 @@ impl Gateway {
                 });
             }),
         });
+        let receiver = match (&settings.ssf_transmitter_url, &settings.ssf_token) {
+            (Some(url), Some(token)) => Some(signals::Receiver::new(url.clone(), token.clone())),
+            (None, None) => None,
+            _ => return Err("--ssf-transmitter-url and --ssf-token go together".into()),
+        };
         Ok(Gateway {
+            receiver,
             settings,
             verifier,
             registry,
@@ -127,6 +137,21 @@ impl Gateway {
         entry
     }
 
+    /// Cuts a session off on a pushed revocation (before its heartbeat would have).
+    pub fn cut_off_by_event(&self, entry: &Entry) {
+        if !entry.is_ended() {
+            self.registry.metrics.event_cutoffs.inc();
+            tracing::info!(mcp_session = %entry.mcp_session_id, "a pushed revocation cuts the session off");
+        }
+        self.reporter.cut_off(entry);
+    }
+
+    /// The URL the transmitter pushes to.
+    pub fn push_url(&self) -> String {
+        let base = self.settings.public_url.as_str().trim_end_matches('/');
+        format!("{base}{}", signals::PUSH_PATH)
+    }
+
     /// Ends every session as its transport closing: streams end, disconnects are reported.
     pub fn close_all(&self) {
         for entry in self.registry.all() {
@@ -148,6 +173,7 @@ impl Gateway {
             .route("/gateway/health", get(health))
             .route("/gateway/metrics", get(metrics))
             .route("/gateway/session", get(session))
+            .route(signals::PUSH_PATH, post(signals::push))
             .with_state(self.clone())
     }
 }
@@ -229,6 +255,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = gateway.router();
+    if gateway.receiver.is_some() {
+        let registering = gateway.clone();
+        tokio::spawn(async move {
+            if let Some(receiver) = &registering.receiver {
+                let push_url = registering.push_url();
+                receiver
+                    .register(
+                        &registering.http,
+                        &push_url,
+                        registering.settings.application_id,
+                    )
+                    .await;
+            }
+        });
+    }
     let closing = gateway.clone();
     axum::serve(
         listener,
@@ -243,6 +284,9 @@ pub async fn serve(
         closing.close_all();
     })
     .await?;
+    if let Some(receiver) = &gateway.receiver {
+        receiver.unregister(&gateway.http).await;
+    }
     gateway.tasks.close();
     let wait = Duration::from_secs(gateway.settings.shutdown_seconds);
     if tokio::time::timeout(wait, gateway.tasks.wait())

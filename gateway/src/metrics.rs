@@ -26,6 +26,8 @@ pub struct Metrics {
     pub disconnect_failures: Counter,
     /// Sessions cut off because the Sessions API said they were disconnected.
     pub cutoffs: Counter,
+    /// Sessions cut off by a pushed revocation (a CAEP session-revoked SET).
+    pub event_cutoffs: Counter,
     /// Requests refused with 401 because their token's session was cut off.
     pub refused_tokens: Counter,
     /// Requests the upstream MCP server could not be reached for.
@@ -69,6 +71,11 @@ impl Metrics {
                 "cutoffs",
                 "Sessions cut off after the Sessions API disconnected them",
                 &self.cutoffs,
+            ),
+            (
+                "event_cutoffs",
+                "Sessions cut off by a pushed revocation",
+                &self.event_cutoffs,
             ),
             (
                 "refused_tokens",

@@ -130,6 +130,16 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_SHUTDOWN_SECONDS", default_value_t = 10)]
     pub shutdown_seconds: u64,
 
+    /// The Sessions API's Shared Signals transmitter (the base URL its
+    /// `/.well-known/ssf-configuration` is under). With it the gateway registers a push stream
+    /// and cuts sessions off on pushed revocations, not only at their next heartbeat.
+    #[arg(long, env = "GATEWAY_SSF_TRANSMITTER_URL")]
+    pub ssf_transmitter_url: Option<reqwest::Url>,
+
+    /// The gateway's token for the transmitter's stream management (scope `ssf:manage`).
+    #[arg(long, env = "GATEWAY_SSF_TOKEN", hide_env_values = true)]
+    pub ssf_token: Option<String>,
+
     /// Log format.
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: LogFormat,
