@@ -283,12 +283,16 @@ say "starting the example MCP server on 127.0.0.1:$DEV_MCP_PORT and the gateway 
 start_group "$ROOT/.venv/bin/python" scripts/mcp/example_server.py --port "$DEV_MCP_PORT" \
     >"$MCP_LOG" 2>&1
 MCP_PID=$STARTED_PID
-for _ in $(seq 200); do
-    kill -0 "$MCP_PID" 2>/dev/null || die "the example MCP server exited: $(cat "$MCP_LOG")"
-    port_answers "$DEV_MCP_PORT" && break
-    sleep 0.1
-done
-port_answers "$DEV_MCP_PORT" || die "the example MCP server did not listen on $DEV_MCP_PORT"
+# await_port PID PORT NAME LOG: waits up to 20 s for PID to listen on PORT.
+await_port() {
+    for _ in $(seq 200); do
+        kill -0 "$1" 2>/dev/null || die "$3 exited: $(cat "$4")"
+        port_answers "$2" && return 0
+        sleep 0.1
+    done
+    die "$3 did not listen on $2 within 20 s"
+}
+await_port "$MCP_PID" "$DEV_MCP_PORT" "the example MCP server" "$MCP_LOG"
 gateway_issuer=${SESSIONS_DEV_JWT_ISSUER:-sessions-api-dev}
 start_group env GATEWAY_LISTEN="127.0.0.1:$DEV_GATEWAY_PORT" \
     GATEWAY_PUBLIC_URL="$gateway_url" \
@@ -302,12 +306,7 @@ start_group env GATEWAY_LISTEN="127.0.0.1:$DEV_GATEWAY_PORT" \
     GATEWAY_LOG_FORMAT=text \
     target/debug/sessions-gateway 2>"$GATEWAY_LOG"
 GATEWAY_PID=$STARTED_PID
-for _ in $(seq 100); do
-    kill -0 "$GATEWAY_PID" 2>/dev/null || die "the gateway exited: $(cat "$GATEWAY_LOG")"
-    port_answers "$DEV_GATEWAY_PORT" && break
-    sleep 0.1
-done
-port_answers "$DEV_GATEWAY_PORT" || die "the gateway did not listen on $DEV_GATEWAY_PORT"
+await_port "$GATEWAY_PID" "$DEV_GATEWAY_PORT" "the gateway" "$GATEWAY_LOG"
 # A client token for the gateway: the dev issuer, the gateway's MCP endpoint as audience.
 mcp_token_json=$(SESSIONS_DEV_JWT_AUDIENCE="$gateway_url/mcp" "$admin" token --org "$DEMO_ORG" \
     --scope "mcp:tools" --sub "dev-mcp-user")
