@@ -117,11 +117,19 @@ impl Reporter {
                 _ = tokio::time::sleep(wait) => {}
             }
             let activity = entry.unreported_activity();
-            match self.api.heartbeat(reported.session_id, activity).await {
+            let token_expiry = entry.unreported_token_expiry();
+            match self
+                .api
+                .heartbeat(reported.session_id, activity, token_expiry)
+                .await
+            {
                 Ok(()) => {
                     self.registry.metrics.heartbeats.inc();
                     if let Some(at) = activity {
                         entry.activity_reported(at);
+                    }
+                    if let Some(at) = token_expiry {
+                        entry.token_expiry_reported(at);
                     }
                     backoff.reset();
                     wait = self.jittered_interval();

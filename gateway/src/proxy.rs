@@ -217,7 +217,7 @@ pub async fn mcp(
         _ => None,
     };
     if let Some(entry) = &entry {
-        entry.touch();
+        entry.touch(&client);
     }
 
     let mut url = gateway.settings.upstream_url.clone();

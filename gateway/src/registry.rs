@@ -19,8 +19,12 @@ pub struct Entry {
     pub mcp_session_id: String,
     /// The token subject that opened it: only that subject may use it.
     pub subject: String,
-    pub token_key: TokenKey,
-    pub token_expires_at: i64,
+    /// Every token its requests carried (a client may refresh its token mid-session), with
+    /// its expiry: all of them are refused once it is cut off.
+    tokens: Mutex<HashMap<TokenKey, i64>>,
+    /// The latest token expiry seen, and the last one a heartbeat reported.
+    token_expires_at: AtomicI64,
+    reported_token_expires_at: AtomicI64,
     /// Sent with every try of its connect, so the Sessions API makes one session of them.
     pub idempotency_key: String,
     /// What its connect reports.
@@ -43,8 +47,9 @@ impl Entry {
         Entry {
             mcp_session_id,
             subject: client.subject.clone(),
-            token_key: client.token_key,
-            token_expires_at: client.expires_at,
+            tokens: Mutex::new(HashMap::from([(client.token_key, client.expires_at)])),
+            token_expires_at: AtomicI64::new(client.expires_at),
+            reported_token_expires_at: AtomicI64::new(client.expires_at),
             idempotency_key: format!("gateway-{}", Uuid::new_v4()),
             connect,
             last_activity_ms: AtomicI64::new(now),
@@ -55,10 +60,27 @@ impl Entry {
         }
     }
 
-    /// A request of this session was seen.
-    pub fn touch(&self) {
+    /// A request of this session was seen, with `client`'s token.
+    pub fn touch(&self, client: &Client) {
         self.last_activity_ms
             .fetch_max(Utc::now().timestamp_millis(), Ordering::Relaxed);
+        lock(&self.tokens).insert(client.token_key, client.expires_at);
+        self.token_expires_at
+            .fetch_max(client.expires_at, Ordering::Relaxed);
+    }
+
+    /// A later token expiry than the last one reported (the client refreshed its token).
+    pub fn unreported_token_expiry(&self) -> Option<DateTime<Utc>> {
+        let latest = self.token_expires_at.load(Ordering::Relaxed);
+        (latest > self.reported_token_expires_at.load(Ordering::Relaxed))
+            .then(|| DateTime::from_timestamp(latest, 0))
+            .flatten()
+    }
+
+    /// A heartbeat reported the token expiry `at`.
+    pub fn token_expiry_reported(&self, at: DateTime<Utc>) {
+        self.reported_token_expires_at
+            .fetch_max(at.timestamp(), Ordering::Relaxed);
     }
 
     /// Activity newer than the last heartbeat reported, if any.
@@ -176,12 +198,16 @@ impl Registry {
     /// Cuts `entry` off: its streams end, its id answers 404, and the token it was opened
     /// with is refused from now on, so its client has to re-authenticate.
     pub fn cut_off(&self, entry: &Entry) {
-        if entry.ended.is_cancelled() && self.is_refused(&entry.token_key) {
-            return;
+        let tokens: Vec<(TokenKey, i64)> =
+            lock(&entry.tokens).iter().map(|(k, v)| (*k, *v)).collect();
+        let already = entry.ended.is_cancelled() && tokens.iter().all(|(k, _)| self.is_refused(k));
+        for (token, until) in tokens {
+            self.refuse(token, until);
         }
-        self.refuse(entry.token_key, entry.token_expires_at);
         entry.ended.cancel();
-        self.metrics.cutoffs.inc();
+        if !already {
+            self.metrics.cutoffs.inc();
+        }
     }
 
     pub fn refuse(&self, token: TokenKey, until: i64) {
@@ -214,7 +240,7 @@ mod tests {
         let entry = Entry::new("m1".into(), &client("t"), Connect::default());
         assert_eq!(entry.unreported_activity(), None);
         std::thread::sleep(Duration::from_millis(3));
-        entry.touch();
+        entry.touch(&client("t"));
         let seen = entry.unreported_activity().expect("activity");
         entry.activity_reported(seen);
         assert_eq!(entry.unreported_activity(), None);
@@ -225,11 +251,17 @@ mod tests {
         let registry = Registry::default();
         let entry = Arc::new(Entry::new("m1".into(), &client("t"), Connect::default()));
         registry.insert(entry.clone());
+        // The client refreshed its token mid-session: both are refused after the cut-off.
+        let mut refreshed = client("t2");
+        refreshed.expires_at += 600;
+        entry.touch(&refreshed);
+        assert!(entry.unreported_token_expiry().is_some());
         assert_eq!(registry.len(), 1);
         registry.cut_off(&entry);
         registry.cut_off(&entry);
         assert!(entry.is_ended());
         assert!(registry.is_refused(&token_key("t")));
+        assert!(registry.is_refused(&token_key("t2")));
         assert!(!registry.is_refused(&token_key("other")));
         assert!(registry
             .metrics

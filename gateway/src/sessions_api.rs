@@ -225,16 +225,22 @@ impl SessionsApi {
         })
     }
 
-    /// The session is alive; `last_active_at` is the last MCP activity since the last report.
+    /// The session is alive; `last_active_at` is the last MCP activity since the last report,
+    /// `token_expires_at` the expiry of a token the client refreshed to.
     pub async fn heartbeat(
         &self,
         session: Uuid,
         last_active_at: Option<DateTime<Utc>>,
+        token_expires_at: Option<DateTime<Utc>>,
     ) -> Result<(), CallError> {
-        let body = match last_active_at {
-            Some(at) => json!({ "lastActiveAt": timestamp(at) }),
-            None => json!({}),
-        };
+        let mut body = serde_json::Map::new();
+        if let Some(at) = last_active_at {
+            body.insert("lastActiveAt".into(), json!(timestamp(at)));
+        }
+        if let Some(exp) = token_expires_at.filter(|exp| *exp > Utc::now()) {
+            body.insert("tokenExpiresAt".into(), json!(timestamp(exp)));
+        }
+        let body = Value::Object(body);
         let url = format!("{}/{session}/heartbeat", self.sessions_url);
         self.send(self.http.post(url).json(&body)).await.map(drop)
     }

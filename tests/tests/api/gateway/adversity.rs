@@ -93,20 +93,9 @@ async fn an_upstream_that_dies_or_forgets_its_sessions_loses_no_disconnect() {
     // Back, but without the session: its 404 ends the session here too. (Raw HTTP: the
     // official client gave up on its session when its stream broke.)
     stack.upstream = Some(Upstream::start_on(port).await);
-    let forgotten = reqwest::Client::new()
-        .post(stack.mcp_url())
-        .bearer_auth(&token)
-        .header(
-            "mcp-session-id",
-            erin.mcp_session_id.clone().expect("an MCP session id"),
-        )
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"}))
-        .send()
-        .await
-        .expect("the gateway answers");
-    assert_eq!(forgotten.status(), 404);
+    let erin_mcp = erin.mcp_session_id.clone().expect("an MCP session id");
+    let forgotten = stack.raw_mcp(&token, Some(&erin_mcp), "tools/list").await;
+    assert_eq!(forgotten, 404);
     let sessions = stack
         .eventually(Duration::from_secs(10), "disconnected", |s| {
             s.len() == 1 && s[0]["status"] == "disconnected"

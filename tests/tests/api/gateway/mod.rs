@@ -141,6 +141,32 @@ impl Stack {
             .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
     }
 
+    /// The status of one raw MCP request (`method`, e.g. `initialize` or `tools/list`) with
+    /// `token`, in session `mcp_session_id` if given.
+    pub async fn raw_mcp(&self, token: &str, mcp_session_id: Option<&str>, method: &str) -> u16 {
+        let params = match method {
+            "initialize" => json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                                    "clientInfo": {"name": "raw", "version": "1"}}),
+            _ => json!({}),
+        };
+        let mut request = self
+            .http
+            .post(self.mcp_url())
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+        if let Some(id) = mcp_session_id {
+            request = request.header("mcp-session-id", id);
+        }
+        request
+            .send()
+            .await
+            .expect("the gateway answers")
+            .status()
+            .as_u16()
+    }
+
     /// The Sessions API session behind an MCP session, as a client may ask for it.
     pub async fn session_id(&self, token: &str, mcp_session_id: &str) -> Uuid {
         let bearer = format!("Bearer {token}");

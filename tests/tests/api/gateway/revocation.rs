@@ -87,12 +87,17 @@ async fn revoke_one_cuts_off_that_session_only() {
     let mut b = stack.client(&token_b).await;
     let a_mcp = a.mcp_session_id.clone().expect("an MCP session id");
     let a_id = stack.session_id(&token_a, &a_mcp).await;
+    // Alice refreshes her token mid-session: the new one is refused after the cut-off too.
+    let refreshed = stack.token("alice");
+    let listed = stack.raw_mcp(&refreshed, Some(&a_mcp), "tools/list").await;
+    assert_eq!(listed, 200, "the refreshed token serves the same session");
 
     let revoked = stack.world.call(stack.world.revoke_one_event(a_id)).await;
     assert_eq!(revoked.status, 200, "{:#}", revoked.body);
     let at = Instant::now();
     let refused = a.call_until_refused(at, CUTOFF_WITHIN).await;
     assert_eq!(statuses(&refused), [401], "{refused}");
+    assert_eq!(stack.raw_mcp(&refreshed, None, "initialize").await, 401);
 
     // Bob's session goes on, heartbeat after heartbeat.
     tokio::time::sleep(Duration::from_secs_f64(HEARTBEAT_SECONDS * 3.0)).await;
