@@ -464,8 +464,11 @@ mod tests {
     #[test]
     fn a_streams_api_record_reads_as_lambdas() {
         let keys = HashMap::from([
-            ("pk".to_string(), AttributeValue::S("ORG#o#APP#a".into())),
-            ("sk".to_string(), AttributeValue::S("APP".into())),
+            (
+                "pk".to_string(),
+                AttributeValue::S("ORG#o#APP#a#SHARD#01".into()),
+            ),
+            ("sk".to_string(), AttributeValue::S("HEAD".into())),
         ]);
         let record = StreamRecord::builder()
             .event_id("e1")
@@ -484,7 +487,7 @@ mod tests {
         assert_eq!(json["eventName"], "MODIFY");
         assert_eq!(
             json["dynamodb"]["Keys"]["sk"],
-            serde_json::json!({"S": "APP"})
+            serde_json::json!({"S": "HEAD"})
         );
         assert_eq!(json["dynamodb"]["SequenceNumber"], "000000000000000000042");
         assert!(json["dynamodb"].get("OldImage").is_none());
