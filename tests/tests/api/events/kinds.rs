@@ -143,7 +143,11 @@ async fn the_documented_examples_are_events_and_fit_the_schema() {
     let doc = events_doc();
     let details: Vec<Value> = json_blocks(&doc)
         .into_iter()
-        .filter_map(|b| b.get("detail").cloned())
+        .filter_map(|b| {
+            b.get("detail")
+                .filter(|d| d.get("eventId").is_some())
+                .cloned()
+        })
         .collect();
     let mut kinds: Vec<EventKind> = details
         .iter()
