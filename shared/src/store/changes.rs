@@ -243,6 +243,22 @@ mod tests {
         }
     }
 
+    const REASONS: [DisconnectReason; 4] = [
+        DisconnectReason::Closed,
+        DisconnectReason::Revoked,
+        DisconnectReason::RevokedAll,
+        DisconnectReason::TimedOut,
+    ];
+
+    /// The record of an active session disconnected for `reason`.
+    fn disconnect(reason: DisconnectReason) -> Change {
+        change(
+            ChangeKind::Modify,
+            Some(item(&active())),
+            Some(item(&disconnected(reason))),
+        )
+    }
+
     fn item(s: &Session) -> Item {
         session_to_item(s).expect("encode")
     }
@@ -290,17 +306,8 @@ mod tests {
 
     #[test]
     fn each_disconnect_carries_its_reason_and_time() {
-        for reason in [
-            DisconnectReason::Closed,
-            DisconnectReason::Revoked,
-            DisconnectReason::RevokedAll,
-            DisconnectReason::TimedOut,
-        ] {
-            let c = change(
-                ChangeKind::Modify,
-                Some(item(&active())),
-                Some(item(&disconnected(reason))),
-            );
+        for reason in REASONS {
+            let c = disconnect(reason);
             let e = event_of(c).expect("one");
             assert_eq!(e.kind, EventKind::SessionDisconnected);
             assert_eq!(e.reason, Some(reason));
@@ -438,17 +445,8 @@ mod tests {
         let a = event_of(connect()).expect("one");
         assert_eq!(a, event_of(connect()).expect("one"));
         let mut ids = std::collections::HashSet::from([a.event_id]);
-        for reason in [
-            DisconnectReason::Closed,
-            DisconnectReason::Revoked,
-            DisconnectReason::RevokedAll,
-            DisconnectReason::TimedOut,
-        ] {
-            let c = change(
-                ChangeKind::Modify,
-                Some(item(&active())),
-                Some(item(&disconnected(reason))),
-            );
+        for reason in REASONS {
+            let c = disconnect(reason);
             assert!(ids.insert(event_of(c).expect("one").event_id), "{reason:?}");
         }
         let mut other = active();
