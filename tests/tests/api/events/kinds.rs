@@ -290,3 +290,46 @@ async fn records_that_cannot_be_read_are_skipped_and_the_rest_published() {
         });
     assert_eq!(by_kind.get(&EventKind::SessionConnected), Some(&2));
 }
+
+/// `events/session-events.json`: a batch as Lambda sends it (a connect with its markers, a
+/// heartbeat, a close and its marker's delete) publishes exactly the connect and the close.
+#[tokio::test]
+async fn the_example_lambda_batch_publishes_its_connect_and_its_close() {
+    let batch: Value = serde_json::from_str(include_str!("../../../../events/session-events.json"))
+        .expect("the example batch is JSON");
+    let recorder = Recorder::default();
+    let answer = Handler::new(recorder.clone())
+        .handle(LambdaEvent::new(batch.clone(), Context::default()))
+        .await
+        .expect("a stream batch");
+    assert_eq!(answer.resume_at(), None);
+    let events = recorder.events();
+    let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.reason)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::SessionConnected, None),
+            (
+                EventKind::SessionDisconnected,
+                Some(DisconnectReason::Closed)
+            ),
+        ]
+    );
+    let records = batch["Records"].as_array().expect("Records");
+    let image = |i: usize, name: &str| records[i]["dynamodb"]["NewImage"][name]["S"].clone();
+    assert_eq!(
+        json!(time::format(&events[0].occurred_at)),
+        image(0, "connectedAt")
+    );
+    assert_eq!(
+        json!(time::format(&events[1].occurred_at)),
+        image(4, "disconnectedAt")
+    );
+    for e in &events {
+        assert_eq!(json!(e.session_id.map(|s| s.to_string())), image(0, "id"));
+        assert_eq!(
+            json!(e.organization_id.to_string()),
+            image(0, "organizationId")
+        );
+    }
+}
