@@ -13,7 +13,7 @@
 //! A record that cannot be read (not a stream record, an item that does not decode) is logged
 //! and skipped: it would fail the same way on every retry and hold up the stream forever.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use lambda_runtime::{Error, LambdaEvent};
@@ -40,6 +40,12 @@ pub const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_millis(400),
     Duration::from_millis(1_000),
 ];
+
+/// What one more `PutEvents` call may take: the SDK's operation timeout (12 s,
+/// `sessions::store::transport`) and a margin. A call is not begun with less time left before
+/// the invocation's deadline: the batch answers its first unpublished record instead of timing
+/// out, which would make Lambda redo (and bisect) the whole batch.
+pub const CALL_BUDGET: Duration = Duration::from_secs(13);
 
 /// The partial batch response (`ReportBatchItemFailures`): at most one failure, the first
 /// record not published; empty when every event went out.
@@ -147,14 +153,26 @@ impl<P: Publisher> Handler<P> {
             .get("Records")
             .and_then(Value::as_array)
             .ok_or("the event is not a DynamoDB stream batch (no Records)")?;
+        let deadline = deadline_of(event.context.deadline, SystemTime::now());
         Ok(self
-            .handle_records(records, &event.context.request_id)
+            .handle_records_until(records, &event.context.request_id, deadline)
             .await)
     }
 
     /// The batch `records`, oldest first: every event published, or the first record whose
     /// event was not.
     pub async fn handle_records(&self, records: &[Value], request_id: &str) -> BatchResponse {
+        self.handle_records_until(records, request_id, None).await
+    }
+
+    /// [`Handler::handle_records`] within `deadline`: no call is begun with less than
+    /// [`CALL_BUDGET`] left.
+    pub async fn handle_records_until(
+        &self,
+        records: &[Value],
+        request_id: &str,
+        deadline: Option<Instant>,
+    ) -> BatchResponse {
         let mut events: Vec<(String, SessionEvent)> = Vec::new();
         let mut skipped = 0usize;
         for raw in records {
@@ -173,7 +191,7 @@ impl<P: Publisher> Handler<P> {
         let mut published = 0usize;
         let mut resume_at = None;
         for chunk in events.chunks(MAX_ENTRIES) {
-            match self.publish_chunk(chunk).await {
+            match self.publish_chunk(chunk, deadline).await {
                 None => published += chunk.len(),
                 Some(first) => {
                     resume_at = Some(first);
@@ -209,13 +227,19 @@ impl<P: Publisher> Handler<P> {
 
     /// Publishes one chunk, retrying refused entries; the sequence number of the earliest
     /// record whose event is still refused after the last attempt.
-    async fn publish_chunk(&self, chunk: &[(String, SessionEvent)]) -> Option<String> {
+    async fn publish_chunk(
+        &self,
+        chunk: &[(String, SessionEvent)],
+        deadline: Option<Instant>,
+    ) -> Option<String> {
         let mut waiting: Vec<&(String, SessionEvent)> = chunk.iter().collect();
         let waits = std::iter::once(None).chain(self.retry_delays.iter().copied().map(Some));
         for wait in waits {
-            if let Some(wait) = wait {
-                tokio::time::sleep(wait).await;
+            let wait = wait.unwrap_or_default();
+            if deadline.is_some_and(|d| Instant::now() + wait + CALL_BUDGET > d) {
+                break;
             }
+            tokio::time::sleep(wait).await;
             let events: Vec<SessionEvent> = waiting.iter().map(|(_, e)| e.clone()).collect();
             let mut refused = self.publisher.publish(&events).await;
             refused.sort_unstable();
@@ -232,5 +256,97 @@ impl<P: Publisher> Handler<P> {
         waiting
             .first()
             .map(|(sequence_number, _)| sequence_number.clone())
+    }
+}
+
+/// 2001-09-09 in epoch milliseconds: anything smaller is not a wall-clock deadline.
+const PLAUSIBLE_EPOCH_MS: u64 = 1_000_000_000_000;
+
+/// The invocation's deadline (the context's epoch milliseconds) as an `Instant`, read against
+/// `now`. Local runners send a bare duration or nothing; only a plausible epoch counts.
+fn deadline_of(deadline_ms: u64, now: SystemTime) -> Option<Instant> {
+    let now_ms = u64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    (deadline_ms > PLAUSIBLE_EPOCH_MS)
+        .then(|| Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Refuses everything, counting its calls.
+    #[derive(Clone, Default)]
+    struct Down(Arc<AtomicUsize>);
+
+    impl Publisher for Down {
+        async fn publish(&self, events: &[SessionEvent]) -> Vec<usize> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            (0..events.len()).collect()
+        }
+    }
+
+    fn connect_record(sequence_number: &str) -> Value {
+        let session = serde_json::json!({
+            "pk": {"S": "ORG#00000000-0000-4000-8000-000000000001#APP#00000000-0000-4000-8000-000000000002#SESSION#00000000-0000-4000-8000-000000000003"},
+            "sk": {"S": "SESSION"},
+            "id": {"S": "00000000-0000-4000-8000-000000000003"},
+            "applicationId": {"S": "00000000-0000-4000-8000-000000000002"},
+            "organizationId": {"S": "00000000-0000-4000-8000-000000000001"},
+            "name": {"S": "s"},
+            "status": {"S": "active"},
+            "createdAt": {"S": "2026-12-01T10:00:00.000Z"},
+            "connectedAt": {"S": "2026-12-01T10:00:00.000Z"}
+        });
+        serde_json::json!({
+            "eventID": "1",
+            "eventName": "INSERT",
+            "awsRegion": "eu-west-1",
+            "dynamodb": {
+                "Keys": {"pk": session["pk"], "sk": session["sk"]},
+                "NewImage": session,
+                "SequenceNumber": sequence_number,
+                "SizeBytes": 1
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn no_call_begins_without_the_time_it_may_take() {
+        let down = Down::default();
+        let handler = Handler::new(down.clone()).with_retry_delays(vec![Duration::ZERO; 5]);
+        let records = [connect_record("100"), connect_record("200")];
+        let soon = Instant::now() + CALL_BUDGET / 2;
+        let answer = handler
+            .handle_records_until(&records, "test", Some(soon))
+            .await;
+        assert_eq!(answer.resume_at(), Some("100"));
+        assert_eq!(down.0.load(Ordering::SeqCst), 0, "no call at all");
+
+        let later = Instant::now() + CALL_BUDGET * 2;
+        let answer = handler
+            .handle_records_until(&records, "test", Some(later))
+            .await;
+        assert_eq!(answer.resume_at(), Some("100"));
+        assert_eq!(
+            down.0.load(Ordering::SeqCst),
+            6,
+            "the call and its five retries"
+        );
+    }
+
+    #[test]
+    fn only_a_wall_clock_deadline_counts() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+        let left = deadline_of(1_800_000_029_000, now)
+            .expect("a deadline")
+            .saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_secs(28) && left <= Duration::from_secs(29),
+            "{left:?}"
+        );
+        assert!(deadline_of(600_000, now).is_none());
+        assert!(deadline_of(0, now).is_none());
     }
 }
