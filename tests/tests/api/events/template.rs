@@ -1,6 +1,6 @@
 //! The stream consumer as `template.yaml` deploys it: fed by the table's stream alone, from its
 //! oldest record, answering partial batch responses, bisecting, retrying a bounded number of
-//! times and then keeping the failed batch in a queue; publishing on the stack's own bus,
+//! times and then keeping the failed batch in a queue an alarm watches; publishing on the stack's own bus,
 //! whose name and ARN the stack outputs.
 
 use serde_json::json;
@@ -42,6 +42,22 @@ fn the_table_stream_feeds_the_consumer_which_keeps_what_fails() {
         .as_str()
         .expect("a queue of this stack");
     assert!(resources_of_type(&t, "AWS::SQS::Queue").contains_key(queue));
+
+    // An operator hears of a failed batch: an alarm on the queue's waiting messages.
+    let watched = resources_of_type(&t, "AWS::CloudWatch::Alarm")
+        .values()
+        .flat_map(|a| {
+            a["Properties"]["Metrics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .any(|m| {
+            let metric = &m["MetricStat"]["Metric"];
+            metric["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && metric["Dimensions"][0]["Value"] == json!({"Fn::GetAtt": [queue, "QueueName"]})
+        });
+    assert!(watched, "an alarm on the failure queue");
 
     let buses = resources_of_type(&t, "AWS::Events::EventBus");
     assert!(buses.contains_key("SessionEventBus"), "{buses:?}");
