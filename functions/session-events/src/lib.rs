@@ -141,10 +141,6 @@ impl<P: Publisher> Handler<P> {
         self
     }
 
-    pub fn publisher(&self) -> &P {
-        &self.publisher
-    }
-
     /// One invocation: a DynamoDB stream event (`{"Records": [...]}`). An event without
     /// records is a misconfigured trigger, and an error.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<BatchResponse, Error> {
