@@ -9,9 +9,12 @@
 #      of them every $DEMO_KEEPALIVE_SECONDS s (`sessions-admin heartbeat-all`), as a
 #      connection holder would, and once the API is up invokes the sweep-sessions
 #      function every minute, as EventBridge Scheduler does in AWS;
-#   5. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
+#   5. publishes the session events as they happen (`sessions-admin events`: the
+#      session-events function's handler over the engine's stream), one JSON line each
+#      here and in .dev/events.log, POSTed to every URL in $DEV_EVENTS_FORWARD;
+#   6. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
 #      /api/v1/... paths, calls each function once so that watch has built and started it;
-#   6. starts the example MCP server (official MCP Python SDK) on 127.0.0.1:$DEV_MCP_PORT and
+#   7. starts the example MCP server (official MCP Python SDK) on 127.0.0.1:$DEV_MCP_PORT and
 #      the session gateway in front of it on 127.0.0.1:$DEV_GATEWAY_PORT, reporting its MCP
 #      sessions to the demo application; then prints ready-to-run curl lines and how to point
 #      an MCP client at the gateway.
@@ -39,6 +42,9 @@ ROOT=$PWD
 : "${DEMO_KEEPALIVE_SECONDS:=30}"
 # Seconds between two sweeps (EventBridge Scheduler's rate in AWS: one minute).
 : "${DEMO_SWEEP_SECONDS:=60}"
+# Space-separated URLs that each session event's EventBridge envelope is POSTed to, as an
+# EventBridge rule's targets get them (e.g. an event receiver of another component).
+: "${DEV_EVENTS_FORWARD:=}"
 
 : "${SESSIONS_TABLE:=sessions}"
 : "${AWS_ENDPOINT_URL_DYNAMODB:=http://127.0.0.1:${DEV_ENGINE_PORT}}"
@@ -68,6 +74,7 @@ WATCH_ENV=$STATE_DIR/watch.env
 KEEPALIVE_LOG=$STATE_DIR/keepalive.log
 MCP_LOG=$STATE_DIR/mcp-server.log
 GATEWAY_LOG=$STATE_DIR/gateway.log
+EVENTS_LOG=$STATE_DIR/events.log
 # The workspace's functions (root Cargo.toml, functions/*): the routes', then the scheduled one.
 FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session
     connect-session heartbeat-session disconnect-session sweep-sessions)
@@ -84,6 +91,7 @@ WATCH_PID=""
 KEEPALIVE_PID=""
 MCP_PID=""
 GATEWAY_PID=""
+EVENTS_PID=""
 
 cleanup() {
     trap - EXIT INT TERM HUP
@@ -92,6 +100,7 @@ cleanup() {
     [[ -n $MCP_PID ]] && stop_group "$MCP_PID" "the example MCP server"
     # The keep-alive loop and watch next: they talk to the engine until they are gone.
     [[ -n $KEEPALIVE_PID ]] && stop_group "$KEEPALIVE_PID" "the keep-alive loop"
+    [[ -n $EVENTS_PID ]] && stop_group "$EVENTS_PID" "the event publisher"
     [[ -n $WATCH_PID ]] && stop_group "$WATCH_PID" "cargo lambda watch"
     [[ -n $ENGINE_PID ]] && stop_group "$ENGINE_PID" "dev-engine"
     wait 2>/dev/null || true
@@ -168,6 +177,21 @@ TOKEN=$(json_get token <<<"$token_json") || die "sessions-admin token printed no
 CONNECT_TOKEN=$(json_get token <<<"$connect_token_json") \
     || die "sessions-admin token printed no token: $connect_token_json"
 SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
+
+# --- session events ----------------------------------------------------------
+# What Lambda's stream event source, the session-events function and EventBridge do in AWS:
+# the function's own handler over the engine's stream, polled every 100 ms. Each event's
+# envelope is one JSON line on this terminal and in .dev/events.log, and is POSTed to every
+# URL in DEV_EVENTS_FORWARD, retried until it is taken. From now on: the seeded sessions'
+# connects above are not replayed.
+forward_args=()
+for url in $DEV_EVENTS_FORWARD; do forward_args+=(--forward "$url"); done
+say "publishing session events (also in .dev/events.log)"
+: >"$EVENTS_LOG"
+# shellcheck disable=SC2016 # $0 and $@ are the inner shell's: the log, then the command.
+start_group bash -c '"$@" | tee -a "$0"' "$EVENTS_LOG" \
+    "$admin" events --from latest "${forward_args[@]}"
+EVENTS_PID=$STARTED_PID
 
 # --- keep-alive and sweep ----------------------------------------------------
 # What the connection holder and EventBridge Scheduler do in AWS. Every seeded session's last
@@ -385,8 +409,11 @@ Gateway health and metrics:  curl -s $gateway_url/gateway/health   curl -s $gate
 $timeout_line
 $keepalive
 Logs: .dev/keepalive.log (keep-alive, sweep), .dev/gateway.log, .dev/mcp-server.log.
+Session events appear here as they happen, one JSON line each (also in .dev/events.log)$(
+    [[ -n $DEV_EVENTS_FORWARD ]] && printf ',\nforwarded to %s' "$DEV_EVENTS_FORWARD").
 
-Ctrl-C stops the API, the gateway, the MCP server, the engine and the keep-alive loop.
+Ctrl-C stops the API, the gateway, the MCP server, the engine, the keep-alive loop and the
+event publisher.
 
 EOF
 

@@ -7,6 +7,7 @@
 //! - [`lifecycle`]: a session's writes (connect, heartbeat, disconnect);
 //! - [`sweep`]: storing timed-out sessions as disconnected (the scheduled function);
 //! - [`revoke`]: revoke-all's watermark and sweep;
+//! - [`changes`]: one stream record of the table read as a published event (or none);
 //! - [`budget`]: the time a request may spend, and the one retry loop;
 //! - [`schema`]: creating the table (tools and tests only; in AWS the template creates it);
 //! - [`transport`]: the HTTPS client and SDK configuration.
@@ -16,6 +17,7 @@
 
 mod applications;
 mod budget;
+pub mod changes;
 pub mod layout;
 mod lifecycle;
 mod reads;

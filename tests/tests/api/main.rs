@@ -22,6 +22,17 @@ mod routes {
     mod sweep;
 }
 
+/// The published events: the stream consumer over the real engine's stream (every kind of
+/// change, stable ids, skipped records), its EventBridge publishing when it refuses, and the
+/// local runner forwarding to a receiver.
+mod events {
+    mod delivery;
+    mod kinds;
+    mod runner;
+    mod support;
+    mod template;
+}
+
 /// Attacks: tokens, tenants, cursors, hostile input, what the logs hold, parser properties and
 /// the deployed authorization.
 mod security {

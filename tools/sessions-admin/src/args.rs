@@ -74,6 +74,29 @@ pub enum Command {
     /// Store the sessions whose heartbeat timed out as disconnected, once: what the
     /// sweep-sessions function does every minute.
     Sweep,
+    /// Publish the table's changes as session events, as the session-events function does on
+    /// EventBridge: poll the table's stream, print each event's envelope as one JSON line and
+    /// POST it to every --forward URL. Runs until stopped.
+    Events(EventsArgs),
+}
+
+/// `events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// POST each event's EventBridge envelope (JSON) to this URL, as a rule's target gets it,
+    /// retrying with backoff until it answers 2xx. Repeatable.
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub forward: Vec<String>,
+    /// Where to start: every record the stream holds, or only changes from now on.
+    #[arg(long, value_enum, default_value_t = StartArg::TrimHorizon)]
+    pub from: StartArg,
+}
+
+/// `events --from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartArg {
+    TrimHorizon,
+    Latest,
 }
 
 /// `create-app`.
@@ -252,6 +275,19 @@ pub enum StatusArg {
 }
 
 /// A UUID in any case; printed back lowercase and hyphenated like every API output.
+/// An `http://` or `https://` URL.
+fn parse_http_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(|| format!("expected an http:// or https:// URL, got {s:?}"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{s:?} names no host"));
+    }
+    Ok(s.to_string())
+}
+
 fn parse_uuid(s: &str) -> Result<Uuid, String> {
     Uuid::try_parse(s.trim())
         .map_err(|e| format!("expected a UUID like 550e8400-e29b-41d4-a716-446655440000 ({e})"))

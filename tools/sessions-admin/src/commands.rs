@@ -8,6 +8,7 @@ use std::fmt;
 use chrono::DateTime;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use session_events::{local, Handler};
 use sessions::auth::dev::{self, DevClaims};
 use sessions::body::{self, ConnectBody};
 use sessions::config::{self, ConfigError};
@@ -20,8 +21,8 @@ use sessions::time::{self, Timestamp};
 use uuid::Uuid;
 
 use crate::args::{
-    AppArgs, Command, ConnectArgs, CreateAppArgs, CreateSessionArgs, HeartbeatArgs, SeedArgs,
-    SessionRefArgs, TokenArgs,
+    AppArgs, Command, ConnectArgs, CreateAppArgs, CreateSessionArgs, EventsArgs, HeartbeatArgs,
+    SeedArgs, SessionRefArgs, StartArg, TokenArgs,
 };
 use crate::seed::{self, SeedClock};
 use crate::settings;
@@ -62,7 +63,32 @@ pub async fn run(command: Command) -> Result<Value, CliError> {
         Command::Disconnect(args) => disconnect(&store().await?, args).await,
         Command::HeartbeatAll(args) => heartbeat_all(&store().await?, args).await,
         Command::Sweep => sweep(&store().await?).await,
+        Command::Events(args) => events(args).await,
     }
+}
+
+/// `events`: the session-events function's handler over the local engine's stream, with a
+/// publisher that prints and forwards. Returns only when it cannot start.
+async fn events(args: EventsArgs) -> Result<Value, CliError> {
+    // Its own warnings (a receiver down, the stream unreadable) on stderr; stdout is events.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .try_init();
+    let table = settings::table()?;
+    let client = local::streams_client_from_env(settings::tls_roots()?).await?;
+    let start = match args.from {
+        StartArg::TrimHorizon => local::StartAt::TrimHorizon,
+        StartArg::Latest => local::StartAt::Latest,
+    };
+    // The runner backs off and retries whole batches itself; no waits inside one.
+    let handler =
+        Handler::new(local::LocalPublisher::new(args.forward, true)?).with_retry_delays(Vec::new());
+    eprintln!("sessions-admin: publishing the session events of table {table} (Ctrl-C stops)");
+    local::StreamPoller::new(client, table, start)
+        .run(&handler)
+        .await;
+    Ok(Value::Null)
 }
 
 /// The table named by `SESSIONS_TABLE`, through the standard AWS environment.

@@ -14,13 +14,16 @@
 //! sessions-admin disconnect --app APP --session ID
 //! sessions-admin heartbeat-all --app APP
 //! sessions-admin sweep
+//! sessions-admin events [--forward URL]... [--from trim-horizon|latest]
 //! ```
 //!
 //! Configured like the functions: `SESSIONS_TABLE`, the standard AWS environment
 //! (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, credentials), `SESSIONS_IDLE_SECONDS`,
 //! `SESSIONS_HEARTBEAT_TIMEOUT_SECONDS`, `SESSIONS_RETENTION_DAYS` and, for `token`,
 //! `SESSIONS_DEV_JWT_SECRET` / `_ISSUER` / `_AUDIENCE` and `SESSIONS_ORG_CLAIM`. Each command
-//! prints one JSON document on stdout; errors go to stderr with exit status 2 for bad
+//! prints one JSON document on stdout (but `events`, which prints one JSON line per event until
+//! stopped, reading the stream at `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`, else
+//! `AWS_ENDPOINT_URL_DYNAMODB`); errors go to stderr with exit status 2 for bad
 //! arguments, 1 otherwise.
 
 mod args;

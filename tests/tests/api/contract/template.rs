@@ -24,6 +24,13 @@ const READ_ACTIONS: [&str; 4] = [
     // A transaction's condition on an item it does not write.
     "dynamodb:ConditionCheckItem",
 ];
+/// The table's change stream, read by its consumer (Lambda's event source, with its role).
+const STREAM_ACTIONS: [&str; 4] = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+];
 const WRITE_ACTIONS: [&str; 3] = [
     "dynamodb:UpdateItem",
     "dynamodb:PutItem",
@@ -369,6 +376,10 @@ fn functions_have_least_privilege() {
         // The reads are GETs; revocations, the connection side and the sweeper write.
         let writes =
             methods.contains("DELETE") || methods.contains("POST") || scheduled.contains(&id);
+        // The stream's consumer: the table's stream is what invokes it.
+        let consumes = function["Properties"]["Events"]
+            .as_object()
+            .is_some_and(|events| events.values().any(|e| e["Type"] == "DynamoDB"));
         let mut dynamodb_actions = BTreeSet::new();
         for statement in statements_of(&t, &id, &function) {
             assert_eq!(statement["Effect"], "Allow", "{id}: {statement}");
@@ -384,6 +395,17 @@ fn functions_have_least_privilege() {
                 let allowed: Vec<Value> = match (service, action.as_str()) {
                     // Writes are to items; an index is only ever read.
                     ("dynamodb", a) if WRITE_ACTIONS.contains(&a) => vec![table_arn.clone()],
+                    ("dynamodb", a) if STREAM_ACTIONS.contains(&a) => vec![
+                        json!({"Fn::GetAtt": ["SessionsTable", "StreamArn"]}),
+                        json!({"Fn::Sub": "${SessionsTable.Arn}/stream/*"}),
+                    ],
+                    // The stream consumer publishes on the stack's bus and keeps failed batches.
+                    ("events", "events:PutEvents") => {
+                        vec![json!({"Fn::GetAtt": ["SessionEventBus", "Arn"]})]
+                    }
+                    ("sqs", "sqs:SendMessage") => {
+                        vec![json!({"Fn::GetAtt": ["SessionEventsFailureQueue", "Arn"]})]
+                    }
                     ("dynamodb", _) => std::iter::once(table_arn.clone())
                         .chain(index_arns.iter().cloned())
                         .collect(),
@@ -409,6 +431,7 @@ fn functions_have_least_privilege() {
         let allowed: BTreeSet<String> = READ_ACTIONS
             .iter()
             .chain(WRITE_ACTIONS.iter().filter(|_| writes))
+            .chain(STREAM_ACTIONS.iter().filter(|_| consumes))
             .map(|a| a.to_string())
             .collect();
         assert!(

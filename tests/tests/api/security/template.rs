@@ -4,7 +4,9 @@
 //! `AuthorizationScopes`, so a management route lists its own scope and `management:all`, and a
 //! connection-side route `sessions:connect` alone), each function's role allows exactly the
 //! DynamoDB operations its code makes, where it makes them, and only on application partitions
-//! (`dynamodb:LeadingKeys`), and the scheduler may invoke the sweeper and nothing else.
+//! (`dynamodb:LeadingKeys`), the stream consumer reads the table's stream and no item and
+//! publishes on the stack's bus alone, and the scheduler may invoke the sweeper and nothing
+//! else.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -136,13 +138,37 @@ fn the_template_and_the_functions_agree_on_scopes() {
 enum On {
     Table,
     Index(&'static str),
+    /// The table's change stream (its records, not its items).
+    Stream,
 }
 
 /// The functions no route serves: invoked on a schedule (template.yaml's
 /// `AWS::Scheduler::Schedule`), by their function name.
 const SCHEDULED: &[&str] = &["sweep-sessions"];
 
-/// One row per function (named by `Route::name`, then the [`SCHEDULED`] ones): every DynamoDB
+/// The functions the table's change stream invokes (a DynamoDB event source), by function name.
+const STREAM_CONSUMERS: &[&str] = &["session-events"];
+
+/// What a function may do besides DynamoDB, its logs and its traces: (action, resource).
+fn other_grants(name: &str) -> Vec<(&'static str, Value)> {
+    match name {
+        // Publish on the stack's bus, and record the batches it could not publish.
+        "session-events" => vec![
+            (
+                "events:PutEvents",
+                json!({"Fn::GetAtt": ["SessionEventBus", "Arn"]}),
+            ),
+            (
+                "sqs:SendMessage",
+                json!({"Fn::GetAtt": ["SessionEventsFailureQueue", "Arn"]}),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// One row per function (named by `Route::name`, then the [`SCHEDULED`] and
+/// [`STREAM_CONSUMERS`] ones): every DynamoDB
 /// action its role allows, and where. Read from the code, not from the template: the handlers
 /// in `shared/src/api/` and the store operations they call (docs/data-model.md lists the calls
 /// of each). A transaction is allowed through the single-item actions of its members
@@ -228,15 +254,26 @@ const DYNAMODB_GRANTS: &[(&str, &[(&str, On)])] = &[
             ("dynamodb:DeleteItem", On::Table),
         ],
     ),
+    (
+        "session-events",
+        // Lambda's stream event source, with the function's role: the shards, their records.
+        &[
+            ("dynamodb:DescribeStream", On::Stream),
+            ("dynamodb:GetRecords", On::Stream),
+            ("dynamodb:GetShardIterator", On::Stream),
+            ("dynamodb:ListStreams", On::Stream),
+        ],
+    ),
 ];
 
 /// The partition keys a grant may address: application partitions (`ORG#…`) on the table; the
 /// live index's own partitions (`LIVE#00`…) on it. Never the application directory (`APPID#…`),
-/// the admin CLI's alone.
-fn leading_keys_pattern(on: On) -> &'static str {
+/// the admin CLI's alone. The stream's actions address no item: no pattern applies.
+fn leading_keys_pattern(on: On) -> Option<&'static str> {
     match on {
-        On::Index(INDEX_LIVE) => "LIVE#*",
-        _ => "ORG#*",
+        On::Index(INDEX_LIVE) => Some("LIVE#*"),
+        On::Stream => None,
+        _ => Some("ORG#*"),
     }
 }
 
@@ -244,12 +281,13 @@ fn leading_keys_condition(pattern: &str) -> Value {
     json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [pattern]}})
 }
 
-/// The functions the rows are for: every route's, then the scheduled ones.
+/// The functions the rows are for: every route's, then the scheduled ones, then the stream's.
 fn function_names() -> Vec<&'static str> {
     Route::ALL
         .iter()
         .map(|r| r.name())
         .chain(SCHEDULED.iter().copied())
+        .chain(STREAM_CONSUMERS.iter().copied())
         .collect()
 }
 
@@ -264,6 +302,11 @@ fn expected_grants(name: &str) -> Option<BTreeSet<(String, On)>> {
 fn on_of(resource: &Value) -> Option<On> {
     if resource == &json!({"Fn::GetAtt": ["SessionsTable", "Arn"]}) {
         return Some(On::Table);
+    }
+    if resource == &json!({"Fn::GetAtt": ["SessionsTable", "StreamArn"]})
+        || resource == &json!({"Fn::Sub": "${SessionsTable.Arn}/stream/*"})
+    {
+        return Some(On::Stream);
     }
     let index = resource["Fn::Sub"]
         .as_str()?
@@ -307,7 +350,7 @@ fn iam_problems(t: &Value) -> Vec<String> {
             .unwrap_or_default();
         if !function_names().contains(&binary) {
             problems.push(format!(
-                "{id} ({binary:?}) serves no route and is not a scheduled function"
+                "{id} ({binary:?}) serves no route and is neither scheduled nor the stream's"
             ));
         }
     }
@@ -380,6 +423,7 @@ fn iam_problems(t: &Value) -> Vec<String> {
             ("xray:PutTelemetryRecords", json!("*")),
         ]
         .into_iter()
+        .chain(other_grants(name))
         .map(|(a, r)| (a.to_string(), r.to_string()))
         .collect();
         if grants.other != logs_and_traces {
@@ -540,7 +584,9 @@ fn grants_of(name: &str, role: &Value, problems: &mut Vec<String>) -> Grants {
                 ));
                 continue;
             };
-            let condition = leading_keys_condition(leading_keys_pattern(on));
+            let condition = leading_keys_pattern(on)
+                .map(leading_keys_condition)
+                .unwrap_or(Value::Null);
             if statement["Condition"] != condition {
                 problems.push(format!(
                     "{name}: {sid} lacks exactly the condition {condition} on {on:?}, has {}",
@@ -594,6 +640,7 @@ fn the_conditions_and_the_indexes_match_the_store() {
     // No wildcard but the trailing one, so StringLike means "starts with".
     let prefix = |on: On| {
         let prefix = leading_keys_pattern(on)
+            .expect("an item pattern")
             .strip_suffix('*')
             .expect("a prefix pattern");
         assert!(!prefix.contains(['*', '?']));
