@@ -66,9 +66,9 @@ impl ApiError {
             ApiError::InvalidRequest(_) => 400,
             ApiError::MissingCredentials | ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) => 403,
-            ApiError::ApplicationNotFound | ApiError::SessionNotFound | ApiError::StreamNotFound => {
-                404
-            }
+            ApiError::ApplicationNotFound
+            | ApiError::SessionNotFound
+            | ApiError::StreamNotFound => 404,
             ApiError::Conflict(_) | ApiError::SessionDisconnected => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -83,9 +83,9 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::MissingCredentials | ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::ApplicationNotFound | ApiError::SessionNotFound | ApiError::StreamNotFound => {
-                "not_found"
-            }
+            ApiError::ApplicationNotFound
+            | ApiError::SessionNotFound
+            | ApiError::StreamNotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::SessionDisconnected => "session_disconnected",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",

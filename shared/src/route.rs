@@ -237,7 +237,11 @@ mod tests {
             assert_eq!(route.scope() == Scope::SsfManage, !public, "{route:?}");
         }
         let keys: std::collections::HashSet<_> = Route::SHARED_SIGNALS.map(Route::route_key).into();
-        assert_eq!(keys.len(), Route::SHARED_SIGNALS.len(), "route keys are distinct");
+        assert_eq!(
+            keys.len(),
+            Route::SHARED_SIGNALS.len(),
+            "route keys are distinct"
+        );
         assert_eq!(Route::SsfStreamUpdate.route_key(), "PATCH /ssf/stream");
         assert!(Route::SsfStreamReplace.reads_body() && !Route::SsfStreamDelete.reads_body());
         assert!(Route::ALL.into_iter().all(|r| !r.is_shared_signals()));

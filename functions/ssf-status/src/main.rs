@@ -4,7 +4,10 @@ use sessions::api::{endpoint, serve_methods, Endpoint};
 use sessions::route::Route;
 
 /// This function's routes; chosen at compile time, so no other route's code is linked.
-const ENDPOINTS: &[Endpoint] = &[endpoint(Route::SsfStatusRead), endpoint(Route::SsfStatusUpdate)];
+const ENDPOINTS: &[Endpoint] = &[
+    endpoint(Route::SsfStatusRead),
+    endpoint(Route::SsfStatusUpdate),
+];
 
 // One thread: Lambda sends an environment one event at a time (docs/benchmarks.md).
 #[tokio::main(flavor = "current_thread")]

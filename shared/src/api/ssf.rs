@@ -58,7 +58,12 @@ impl Api {
         })
     }
 
-    fn receiver(&self, req: &Request, x: &Exchange, facts: &mut Facts) -> Result<Receiver, ApiError> {
+    fn receiver(
+        &self,
+        req: &Request,
+        x: &Exchange,
+        facts: &mut Facts,
+    ) -> Result<Receiver, ApiError> {
         let caller = self.auth.authenticate(req)?;
         facts.organization_id = Some(caller.organization_id);
         caller.require(x.route.scope())?;
@@ -154,7 +159,10 @@ impl Api {
             .create_stream(&created)
             .await
             .map_err(|e| store_error(x, e))?;
-        Ok(with_status(to_json(&created.view(&transmitter.issuer))?, 201))
+        Ok(with_status(
+            to_json(&created.view(&transmitter.issuer))?,
+            201,
+        ))
     }
 
     /// `GET /ssf/stream`: the stream `stream_id` names, or every stream of the receiver's

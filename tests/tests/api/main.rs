@@ -48,6 +48,15 @@ mod end_to_end {
     mod tls_roots;
 }
 
+/// The Shared Signals transmitter: discovery, keys and stream management; signed CAEP
+/// `session-revoked` SETs pushed to receivers, verified by joserfc; tenants, retries, dead
+/// letters.
+mod ssf {
+    mod delivery;
+    mod rig;
+    mod streams;
+}
+
 /// The documentation held to the API description (`docs/api.md` vs `openapi.yaml`).
 mod docs;
 

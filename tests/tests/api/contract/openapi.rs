@@ -83,6 +83,7 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::Forbidden("x".into()),
         ApiError::ApplicationNotFound,
         ApiError::SessionNotFound,
+        ApiError::StreamNotFound,
         ApiError::Conflict("x".into()),
         ApiError::SessionDisconnected,
         ApiError::PayloadTooLarge { max_bytes: 1 },
@@ -100,6 +101,7 @@ fn every_api_error() -> Vec<ApiError> {
             | ApiError::Forbidden(_)
             | ApiError::ApplicationNotFound
             | ApiError::SessionNotFound
+            | ApiError::StreamNotFound
             | ApiError::Conflict(_)
             | ApiError::SessionDisconnected
             | ApiError::PayloadTooLarge { .. }
@@ -124,6 +126,7 @@ fn route_of(op: &MethodPath) -> Route {
 fn answers(route: Route, err: &ApiError) -> bool {
     match err {
         ApiError::Conflict(_) => route == Route::ConnectSession,
+        ApiError::StreamNotFound => route.is_shared_signals(),
         ApiError::SessionDisconnected => route == Route::HeartbeatSession,
         ApiError::PayloadTooLarge { .. } | ApiError::UnsupportedMediaType => route.reads_body(),
         _ => true,
