@@ -9,7 +9,9 @@
 #      of them every $DEMO_KEEPALIVE_SECONDS s (`sessions-admin heartbeat-all`), as a
 #      connection holder would, and once the API is up invokes the sweep-sessions
 #      function every minute, as EventBridge Scheduler does in AWS;
-#   5. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
+#   5. starts the Shared Signals push worker (`sessions-admin ssf-push`) on
+#      127.0.0.1:$DEV_SSF_PUSH_PORT, signing with a local P-256 key (target/dev/, made once);
+#   6. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
 #      /api/v1/... paths, calls each function once so that watch has built and started it,
 #      then prints ready-to-run curl lines.
 #
@@ -23,6 +25,8 @@ ROOT=$PWD
 # --- settings (docs/development.md documents these) --------------------------
 : "${DEV_ENGINE_PORT:=8000}"
 : "${DEV_API_PORT:=9000}"
+# The local Shared Signals push worker: the stream poller forwards every event here.
+: "${DEV_SSF_PUSH_PORT:=9200}"
 : "${DEMO_ORG:=0b7e0d4e-5d6f-4f7a-9a53-1d2b3c4d5e6f}"
 : "${DEMO_APP:=550e8400-e29b-41d4-a716-446655440000}"
 : "${DEMO_SESSIONS:=40}"
@@ -44,24 +48,34 @@ ROOT=$PWD
 : "${AWS_ACCESS_KEY_ID:=local}"
 : "${AWS_SECRET_ACCESS_KEY:=local}"
 : "${RUST_LOG:=info}"
+# The Shared Signals transmitter: its issuer is the local API; receivers on loopback are allowed.
+: "${SESSIONS_SSF_ISSUER:=http://127.0.0.1:${DEV_API_PORT}}"
+: "${SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS:=true}"
+SSF_KEY_FILE=$ROOT/target/dev/ssf-signing-key.pem
+SSF_PUSH_URL=http://127.0.0.1:$DEV_SSF_PUSH_PORT/
 export SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY \
-    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG
+    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG SESSIONS_SSF_ISSUER \
+    SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS SSF_PUSH_URL
 
 # What the functions receive (besides the inherited environment); optional
 # settings are passed only when set, so the functions' own defaults apply.
 FUNCTION_ENV=(SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY
-    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG)
+    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG SESSIONS_SSF_ISSUER
+    SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS SESSIONS_SSF_SIGNING_KEY_PEM)
 OPTIONAL_FUNCTION_ENV=(SESSIONS_IDLE_SECONDS SESSIONS_HEARTBEAT_TIMEOUT_SECONDS SESSIONS_ORG_CLAIM
     SESSIONS_CURSOR_KEY_PREVIOUS SESSIONS_DEV_JWT_ISSUER SESSIONS_DEV_JWT_AUDIENCE
-    SESSIONS_RETENTION_DAYS)
+    SESSIONS_RETENTION_DAYS SESSIONS_SSF_MAX_ATTEMPTS SESSIONS_SSF_RETRY_BASE_MS)
 
 STATE_DIR=$ROOT/.dev
 ENGINE_LOG=$STATE_DIR/engine.log
 WATCH_ENV=$STATE_DIR/watch.env
 KEEPALIVE_LOG=$STATE_DIR/keepalive.log
+SSF_PUSH_LOG=$STATE_DIR/ssf-push.log
+SSF_DEAD_LETTERS=$STATE_DIR/ssf-dead-letters.jsonl
 # The workspace's functions (root Cargo.toml, functions/*): the routes', then the scheduled one.
 FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session
-    connect-session heartbeat-session disconnect-session sweep-sessions)
+    connect-session heartbeat-session disconnect-session sweep-sessions
+    ssf-configuration ssf-jwks ssf-stream ssf-status ssf-verify)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -73,12 +87,13 @@ source "$ROOT/scripts/processes.sh"
 ENGINE_PID=""
 WATCH_PID=""
 KEEPALIVE_PID=""
-
+SSF_PUSH_PID=""
 
 cleanup() {
     trap - EXIT INT TERM HUP
     # The keep-alive loop and watch first: they talk to the engine until they are gone.
     [[ -n $KEEPALIVE_PID ]] && stop_group "$KEEPALIVE_PID" "the keep-alive loop"
+    [[ -n $SSF_PUSH_PID ]] && stop_group "$SSF_PUSH_PID" "the Shared Signals push worker"
     [[ -n $WATCH_PID ]] && stop_group "$WATCH_PID" "cargo lambda watch"
     [[ -n $ENGINE_PID ]] && stop_group "$ENGINE_PID" "dev-engine"
     wait 2>/dev/null || true
@@ -113,6 +128,7 @@ chmod 700 "$STATE_DIR"
 # Fail early and clearly rather than talk to someone else's server.
 port_answers "$DEV_ENGINE_PORT" && die "port $DEV_ENGINE_PORT is in use (another make dev?); set DEV_ENGINE_PORT"
 port_answers "$DEV_API_PORT" && die "port $DEV_API_PORT is in use; set DEV_API_PORT"
+port_answers "$DEV_SSF_PUSH_PORT" && die "port $DEV_SSF_PUSH_PORT is in use; set DEV_SSF_PUSH_PORT"
 
 # --- engine ------------------------------------------------------------------
 say "starting dev-engine on 127.0.0.1:$DEV_ENGINE_PORT (log: .dev/engine.log)"
@@ -153,6 +169,27 @@ TOKEN=$(json_get token <<<"$token_json") || die "sessions-admin token printed no
 CONNECT_TOKEN=$(json_get token <<<"$connect_token_json") \
     || die "sessions-admin token printed no token: $connect_token_json"
 SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
+
+# --- Shared Signals ----------------------------------------------------------
+# The signing key: made once into target/dev/ (kept across runs, so receivers keep trusting
+# its kid), passed to the functions and the push worker by environment, line breaks as \n
+# for the env file's one line per variable.
+mkdir -p "$(dirname "$SSF_KEY_FILE")"
+"$admin" ssf-keygen --out "$SSF_KEY_FILE" >/dev/null
+SESSIONS_SSF_SIGNING_KEY_PEM=$(awk '{printf "%s\\n", $0}' "$SSF_KEY_FILE")
+export SESSIONS_SSF_SIGNING_KEY_PEM
+ssf_token_json=$("$admin" token --org "$DEMO_ORG" --scope "ssf:manage" --sub "dev-receiver")
+SSF_TOKEN=$(json_get token <<<"$ssf_token_json") || die "sessions-admin token printed no token: $ssf_token_json"
+say "starting the Shared Signals push worker on $SSF_PUSH_URL (log: .dev/ssf-push.log)"
+start_group "$admin" ssf-push --listen "127.0.0.1:$DEV_SSF_PUSH_PORT" \
+    --dead-letters "$SSF_DEAD_LETTERS" 2>"$SSF_PUSH_LOG"
+SSF_PUSH_PID=$STARTED_PID
+for _ in $(seq 100); do
+    kill -0 "$SSF_PUSH_PID" 2>/dev/null || die "the push worker exited: $(cat "$SSF_PUSH_LOG")"
+    port_answers "$DEV_SSF_PUSH_PORT" && break
+    sleep 0.1
+done
+port_answers "$DEV_SSF_PUSH_PORT" || die "the push worker did not answer on port $DEV_SSF_PUSH_PORT"
 
 # --- keep-alive and sweep ----------------------------------------------------
 # What the connection holder and EventBridge Scheduler do in AWS. Every seeded session's last
@@ -226,8 +263,11 @@ WATCH_PID=$STARTED_PID
 # cargo lambda watch builds and starts a function on its first request. One request each
 # (unauthenticated: a 401 is an answer) before the banner, so the first curl answers at once.
 say "starting each function (the first start after a change compiles it)"
+base="http://127.0.0.1:$DEV_API_PORT"
 for route in "GET $api" "GET $api/$WARM_SESSION" "DELETE $api/$WARM_SESSION" "DELETE $api" \
-    "POST $api" "POST $api/$WARM_SESSION/heartbeat" "POST $api/$WARM_SESSION/disconnect"; do
+    "POST $api" "POST $api/$WARM_SESSION/heartbeat" "POST $api/$WARM_SESSION/disconnect" \
+    "GET $base/.well-known/ssf-configuration" "GET $base/ssf/jwks" "GET $base/ssf/stream" \
+    "GET $base/ssf/status" "POST $base/ssf/verify"; do
     method=${route%% *}
     url=${route#* }
     answered=""
@@ -317,6 +357,19 @@ Heartbeat it (the id from the connect answer; 409 session_disconnected once it i
   curl -s -X POST $conn $json -d '{}' '$api/NEW_SESSION_ID/heartbeat'
 Disconnect it (the transport closed):
   curl -s -X POST $conn '$api/NEW_SESSION_ID/disconnect'
+
+Shared Signals (SSF 1.0 transmitter, CAEP session-revoked by push), with a receiver's token
+(ssf:manage):
+  export SSF_TOKEN='$SSF_TOKEN'
+Discovery and keys (public):
+  curl -s '$base/.well-known/ssf-configuration'
+  curl -s '$base/ssf/jwks'
+Register a receiver (its endpoint gets a SET per revocation of this organization):
+  curl -s -X POST -H "Authorization: Bearer \$SSF_TOKEN" $json \\
+    -d '{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://127.0.0.1:9300/events"},"events_requested":["https://schemas.openid.net/secevent/caep/event-type/session-revoked"]}' \\
+    '$base/ssf/stream'
+The push worker takes published events on $SSF_PUSH_URL (log: .dev/ssf-push.log; dead letters:
+.dev/ssf-dead-letters.jsonl, POST a line back to replay it).
 
 $timeout_line
 $keepalive

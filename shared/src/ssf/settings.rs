@@ -2,8 +2,9 @@
 //!
 //! - `SESSIONS_SSF_ISSUER`: the issuer URL (every SET's `iss`, the discovery document's
 //!   `issuer`, the base of its endpoint URLs);
-//! - `SESSIONS_SSF_SIGNING_KEY_PEM` (a P-256 private key, local runs) or
-//!   `SESSIONS_SSF_KMS_KEY_ID` (AWS): exactly one;
+//! - `SESSIONS_SSF_SIGNING_KEY_PEM` (a P-256 private key, local runs; its line breaks may be
+//!   written `\n`, for env files that hold one line per variable) or `SESSIONS_SSF_KMS_KEY_ID`
+//!   (AWS): exactly one;
 //! - `SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS`: `true` lets receivers register loopback and
 //!   private addresses (local runs and tests only);
 //! - `SESSIONS_SSF_MAX_ATTEMPTS` (8), `SESSIONS_SSF_RETRY_BASE_MS` (5000): the retry policy;
@@ -56,7 +57,7 @@ impl SsfSettings {
                 set(get("SESSIONS_SSF_SIGNING_KEY_PEM")),
                 set(get("SESSIONS_SSF_KMS_KEY_ID")),
             ) {
-                (Some(pem), None) => KeySource::Pem(pem),
+                (Some(pem), None) => KeySource::Pem(pem.replace("\\n", "\n")),
                 (None, Some(id)) => KeySource::Kms(id),
                 _ => return Err(ConfigError(
                     "set exactly one of SESSIONS_SSF_SIGNING_KEY_PEM and SESSIONS_SSF_KMS_KEY_ID"
@@ -159,6 +160,15 @@ mod tests {
         assert_eq!(ok.key, KeySource::Kms("alias/ssf".into()));
         assert!(!ok.endpoints.allow_private);
         assert_eq!(ok.retry, RetryPolicy::default());
+        let escaped = settings(&[
+            ("SESSIONS_SSF_ISSUER", "https://a"),
+            ("SESSIONS_SSF_SIGNING_KEY_PEM", "-----BEGIN\\nx\\n-----END"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            escaped.key,
+            KeySource::Pem("-----BEGIN\nx\n-----END".into())
+        );
         assert!(settings(&[("SESSIONS_SSF_KMS_KEY_ID", "k")]).is_err());
         assert!(settings(&[("SESSIONS_SSF_ISSUER", "https://a")]).is_err());
         assert!(settings(&[

@@ -74,6 +74,11 @@ pub enum Command {
     /// Store the sessions whose heartbeat timed out as disconnected, once: what the
     /// sweep-sessions function does every minute.
     Sweep,
+    /// Write a P-256 signing key for the Shared Signals transmitter (kept if the file exists).
+    SsfKeygen(crate::ssf::KeygenArgs),
+    /// Run the local Shared Signals push worker: POST it EventBridge envelopes; it pushes the
+    /// revocations to the receivers' streams, retries, and writes dead letters to a file.
+    SsfPush(crate::ssf::PushArgs),
 }
 
 /// `create-app`.

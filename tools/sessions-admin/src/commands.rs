@@ -37,6 +37,12 @@ const HEARTBEAT_PAGE: i32 = 200;
 #[derive(Debug)]
 pub struct CliError(String);
 
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError(message.into())
+    }
+}
+
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -62,11 +68,13 @@ pub async fn run(command: Command) -> Result<Value, CliError> {
         Command::Disconnect(args) => disconnect(&store().await?, args).await,
         Command::HeartbeatAll(args) => heartbeat_all(&store().await?, args).await,
         Command::Sweep => sweep(&store().await?).await,
+        Command::SsfKeygen(args) => crate::ssf::keygen(args),
+        Command::SsfPush(args) => crate::ssf::push(args).await,
     }
 }
 
 /// The table named by `SESSIONS_TABLE`, through the standard AWS environment.
-async fn store() -> Result<DynamoStore, CliError> {
+pub async fn store() -> Result<DynamoStore, CliError> {
     let table = settings::table()?;
     Ok(DynamoStore::from_env(table, settings::tls_roots()?).await?)
 }
