@@ -99,9 +99,24 @@ fn every_route_is_behind_the_jwt_authorizer() {
             "JwtConfiguration has {key}"
         );
     }
+    // Only the Shared Signals transmitter's discovery document and keys are public.
+    let public: BTreeSet<String> = Route::SHARED_SIGNALS
+        .into_iter()
+        .filter(|r| r.scope() == Scope::Public)
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(public.len(), 2);
+    let mut path = None;
     for line in &lines {
+        if let Some(v) = value_of(line, "Path:") {
+            path = Some(v);
+        }
         if let Some(v) = value_of(line, "Authorizer:") {
-            assert_eq!(v, "JwtAuthorizer", "a route opts out of the authorizer");
+            let opens = v == "NONE" && path.as_ref().is_some_and(|p| public.contains(p));
+            assert!(
+                v == "JwtAuthorizer" || opens,
+                "{path:?}: a route opts out of the authorizer"
+            );
         }
     }
 }
@@ -125,6 +140,19 @@ fn the_template_and_the_functions_agree_on_scopes() {
             scopes.sort();
             ((route.method().into(), route.path().into()), scopes)
         })
+        // The transmitter's management routes take a receiver's token with ssf:manage alone.
+        .chain(
+            Route::SHARED_SIGNALS
+                .into_iter()
+                .filter(|r| r.scope() != Scope::Public)
+                .map(|route| {
+                    assert_eq!(route.scope().accepted(), ["ssf:manage"], "{route:?}");
+                    (
+                        (route.method().into(), route.path().into()),
+                        vec!["ssf:manage".to_string()],
+                    )
+                }),
+        )
         .collect();
     assert_eq!(route_scopes(&code_lines(&template())), expected);
 }
@@ -141,6 +169,57 @@ enum On {
 /// The functions no route serves: invoked on a schedule (template.yaml's
 /// `AWS::Scheduler::Schedule`), by their function name.
 const SCHEDULED: &[&str] = &["sweep-sessions"];
+/// The functions an SQS queue triggers: the Shared Signals push worker.
+const QUEUED: &[&str] = &["ssf-push"];
+
+/// Beside its logs and traces, what each function may do outside DynamoDB: the Shared Signals
+/// functions read the signing key's public half (GetPublicKey, at init, for the JWKS and the
+/// `kid`); those that send SETs sign with it; the push worker takes its queue's messages and
+/// re-enqueues retries and dead letters. Every other function: nothing.
+const OTHER_GRANTS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "ssf-configuration",
+        &[("kms:GetPublicKey", "SsfSigningKey")],
+    ),
+    ("ssf-jwks", &[("kms:GetPublicKey", "SsfSigningKey")]),
+    ("ssf-stream", &[("kms:GetPublicKey", "SsfSigningKey")]),
+    ("ssf-status", &[("kms:GetPublicKey", "SsfSigningKey")]),
+    (
+        "ssf-verify",
+        &[
+            ("kms:GetPublicKey", "SsfSigningKey"),
+            ("kms:Sign", "SsfSigningKey"),
+        ],
+    ),
+    (
+        "ssf-push",
+        &[
+            ("kms:GetPublicKey", "SsfSigningKey"),
+            ("kms:Sign", "SsfSigningKey"),
+            ("sqs:ReceiveMessage", "SsfDeliveryQueue"),
+            ("sqs:DeleteMessage", "SsfDeliveryQueue"),
+            ("sqs:GetQueueAttributes", "SsfDeliveryQueue"),
+            ("sqs:ChangeMessageVisibility", "SsfDeliveryQueue"),
+            ("sqs:SendMessage", "SsfDeliveryQueue"),
+            ("sqs:SendMessage", "SsfDeadLetterQueue"),
+        ],
+    ),
+];
+
+/// [`OTHER_GRANTS`]' row of `name`, as (action, resource) pairs.
+fn other_grants(name: &str) -> BTreeSet<(String, String)> {
+    OTHER_GRANTS
+        .iter()
+        .filter(|(row, _)| *row == name)
+        .flat_map(|(_, grants)| grants.iter())
+        .map(|(action, resource)| {
+            (
+                action.to_string(),
+                json!({"Fn::GetAtt": [resource, "Arn"]}).to_string(),
+            )
+        })
+        .collect()
+}
 
 /// One row per function (named by `Route::name`, then the [`SCHEDULED`] ones): every DynamoDB
 /// action its role allows, and where. Read from the code, not from the template: the handlers
@@ -218,6 +297,30 @@ const DYNAMODB_GRANTS: &[(&str, &[(&str, On)])] = &[
             ("dynamodb:GetItem", On::Table),
         ],
     ),
+    // The Shared Signals transmitter: discovery and keys touch no table.
+    ("ssf-configuration", &[]),
+    ("ssf-jwks", &[]),
+    (
+        "ssf-stream",
+        &[
+            // store::streams: the organization's streams (list), one stream (read, and before
+            // an update or replace), create/update/replace, delete.
+            ("dynamodb:Query", On::Table),
+            ("dynamodb:GetItem", On::Table),
+            ("dynamodb:PutItem", On::Table),
+            ("dynamodb:DeleteItem", On::Table),
+        ],
+    ),
+    (
+        "ssf-status",
+        // The stream, written back with its new status.
+        &[
+            ("dynamodb:GetItem", On::Table),
+            ("dynamodb:PutItem", On::Table),
+        ],
+    ),
+    // The stream the verification SET goes to.
+    ("ssf-verify", &[("dynamodb:GetItem", On::Table)]),
     (
         "sweep-sessions",
         &[
@@ -226,6 +329,15 @@ const DYNAMODB_GRANTS: &[(&str, &[(&str, On)])] = &[
             // ... then each timed-out session, and its connected marker.
             ("dynamodb:UpdateItem", On::Table),
             ("dynamodb:DeleteItem", On::Table),
+        ],
+    ),
+    (
+        "ssf-push",
+        &[
+            // ssf::transmitter: the event's organization's streams, and each stream again
+            // before a push (it may have been paused, changed or deleted meanwhile).
+            ("dynamodb:Query", On::Table),
+            ("dynamodb:GetItem", On::Table),
         ],
     ),
 ];
@@ -244,13 +356,18 @@ fn leading_keys_condition(pattern: &str) -> Value {
     json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [pattern]}})
 }
 
-/// The functions the rows are for: every route's, then the scheduled ones.
+/// The functions the rows are for: every route's (the transmitter's serve several routes
+/// each), then the scheduled ones, then the queue-triggered ones.
 fn function_names() -> Vec<&'static str> {
-    Route::ALL
-        .iter()
-        .map(|r| r.name())
-        .chain(SCHEDULED.iter().copied())
-        .collect()
+    let mut names: Vec<&'static str> = Vec::new();
+    for route in Route::ALL.into_iter().chain(Route::SHARED_SIGNALS) {
+        if !names.contains(&route.name()) {
+            names.push(route.name());
+        }
+    }
+    names.extend(SCHEDULED.iter().copied());
+    names.extend(QUEUED.iter().copied());
+    names
 }
 
 fn expected_grants(name: &str) -> Option<BTreeSet<(String, On)>> {
@@ -307,7 +424,7 @@ fn iam_problems(t: &Value) -> Vec<String> {
             .unwrap_or_default();
         if !function_names().contains(&binary) {
             problems.push(format!(
-                "{id} ({binary:?}) serves no route and is not a scheduled function"
+                "{id} ({binary:?}) serves no route and is neither scheduled nor queue-triggered"
             ));
         }
     }
@@ -381,6 +498,7 @@ fn iam_problems(t: &Value) -> Vec<String> {
         ]
         .into_iter()
         .map(|(a, r)| (a.to_string(), r.to_string()))
+        .chain(other_grants(name))
         .collect();
         if grants.other != logs_and_traces {
             problems.push(format!(
@@ -566,7 +684,8 @@ fn the_expected_table_has_one_row_per_function_and_no_other() {
     assert_eq!(
         rows,
         function_names(),
-        "one row per route, in Route::ALL's order, then the scheduled functions"
+        "one row per route's function, in Route::ALL's then Route::SHARED_SIGNALS' order, \
+         then the scheduled and the queue-triggered functions"
     );
 }
 
