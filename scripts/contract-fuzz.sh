@@ -140,7 +140,12 @@ TOKEN=$("$admin" token --org "$DEMO_ORG" --scope "sessions:read sessions:write s
     for name in SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB AWS_REGION AWS_ACCESS_KEY_ID \
         AWS_SECRET_ACCESS_KEY SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY SESSIONS_SSF_ISSUER \
         SESSIONS_SSF_SIGNING_KEY_PEM; do
-        printf '%s=%s\n' "$name" "${!name}"
+        # Single quotes (literal to the env file's parser) around a value with spaces: the PEM.
+        if [[ ${!name} == *" "* ]]; then
+            printf "%s='%s'\n" "$name" "${!name}"
+        else
+            printf '%s=%s\n' "$name" "${!name}"
+        fi
     done
     echo "RUST_LOG=info"
 ) >"$WATCH_ENV"

@@ -234,7 +234,14 @@ KEEPALIVE_PID=$STARTED_PID
         for name in "${FUNCTION_ENV[@]}" "${OPTIONAL_FUNCTION_ENV[@]}"; do
             [[ -n ${!name:-} ]] || continue
             [[ ${!name} != *$'\n'* ]] || die "$name must be a single line"
-            printf '%s=%s\n' "$name" "${!name}"
+            # Single quotes (literal to the env file's parser) around a value with spaces (the
+            # signing key's PEM).
+            if [[ ${!name} == *" "* ]]; then
+                [[ ${!name} != *"'"* ]] || die "$name must not hold a single quote"
+                printf "%s='%s'\n" "$name" "${!name}"
+            else
+                printf '%s=%s\n' "$name" "${!name}"
+            fi
         done
     } >"$WATCH_ENV"
 )

@@ -57,6 +57,27 @@ fn from_item(item: Item) -> Result<Stream, StoreError> {
     Ok(item.stream)
 }
 
+/// A conditional write's outcome: its condition failing means the stream is not there (or, for
+/// a create, already is: the caller says which).
+fn conditional<T, E>(
+    op: &'static str,
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+            Err(StoreError::StreamNotFound)
+        }
+        Err(e) => Err(classify(op, e)),
+    }
+}
+
 impl DynamoStore {
     /// Every stream of the organization, oldest first.
     pub async fn list_streams(&self, organization_id: Uuid) -> Result<Vec<Stream>, StoreError> {
@@ -136,13 +157,7 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::StreamNotFound)
-            }
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        conditional("PutItem", result)
     }
 
     /// Deletes the organization's stream; `StreamNotFound` when there is none.
@@ -160,12 +175,6 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::StreamNotFound)
-            }
-            Err(e) => Err(classify("DeleteItem", e)),
-        }
+        conditional("DeleteItem", result)
     }
 }

@@ -902,9 +902,112 @@ async fn each_row_covers_what_its_function_does() {
     }
     assert!(mid_list, "a list page was read with a cursor");
 
+    // The Shared Signals functions, over the same counting client: each route of the
+    // configuration, status and verification endpoints, then the push worker's event.
+    let transmitter = shared_signals_transmitter(DynamoStore::new(
+        counting_client(&world.engine.endpoint, counter.clone()),
+        table.clone(),
+    ))
+    .await;
+    let ssf_api = api.clone().with_transmitter(transmitter.clone());
+    let manage = |route: Route| {
+        sessions_tests::Event::new(route, "", None).claims(world.org, sessions::ssf::MANAGE_SCOPE)
+    };
+    counter.reset();
+    let created = call(
+        &ssf_api,
+        manage(Route::SsfStreamCreate).json_body(&json!({"delivery": {
+            "method": sessions::ssf::PUSH_METHOD, "endpoint_url": "http://127.0.0.1:9/events"},
+            "events_requested": [sessions::ssf::SESSION_REVOKED]})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    used.entry(Route::SsfStreamCreate.name())
+        .or_default()
+        .extend(counter.by_operation().into_keys());
+    let id = created.body["stream_id"]
+        .as_str()
+        .expect("stream_id")
+        .to_string();
+    let ssf_cases: Vec<(Route, sessions_tests::Event)> = vec![
+        (
+            Route::SsfConfiguration,
+            sessions_tests::Event::new(Route::SsfConfiguration, "", None),
+        ),
+        (
+            Route::SsfJwks,
+            sessions_tests::Event::new(Route::SsfJwks, "", None),
+        ),
+        (Route::SsfStreamRead, manage(Route::SsfStreamRead)),
+        (
+            Route::SsfStreamRead,
+            manage(Route::SsfStreamRead).query("stream_id", &id),
+        ),
+        (
+            Route::SsfStreamUpdate,
+            manage(Route::SsfStreamUpdate).json_body(&json!({"stream_id": id, "description": "x"})),
+        ),
+        (
+            Route::SsfStreamReplace,
+            manage(Route::SsfStreamReplace).json_body(&json!({"stream_id": id, "delivery": {
+                "method": sessions::ssf::PUSH_METHOD, "endpoint_url": "http://127.0.0.1:9/events"},
+                "events_requested": [sessions::ssf::SESSION_REVOKED]})),
+        ),
+        (
+            Route::SsfStatusRead,
+            manage(Route::SsfStatusRead).query("stream_id", &id),
+        ),
+        (
+            Route::SsfStatusUpdate,
+            manage(Route::SsfStatusUpdate)
+                .json_body(&json!({"stream_id": id, "status": "enabled"})),
+        ),
+        (
+            Route::SsfVerify,
+            manage(Route::SsfVerify).json_body(&json!({"stream_id": id})),
+        ),
+        (
+            Route::SsfStreamDelete,
+            manage(Route::SsfStreamDelete).query("stream_id", &missing.to_string()),
+        ),
+    ];
+    for (route, event) in ssf_cases {
+        counter.reset();
+        let reply = call(&ssf_api, event).await;
+        assert!(
+            reply.status < 500,
+            "{route:?}: {} {:#}",
+            reply.status,
+            reply.body
+        );
+        used.entry(route.name())
+            .or_default()
+            .extend(counter.by_operation().into_keys());
+    }
+    counter.reset();
+    let event = sessions::events::SessionEvent {
+        version: sessions::events::DETAIL_VERSION.into(),
+        event_id: Uuid::new_v4(),
+        kind: sessions::events::EventKind::ApplicationSessionsRevoked,
+        organization_id: world.org,
+        application_id: world.app.id,
+        session_id: None,
+        occurred_at: sessions::time::now(),
+        reason: None,
+    };
+    let jobs = transmitter.fan_out(&event).await.expect("fan out");
+    for job in jobs {
+        transmitter.attempt(job).await;
+    }
+    used.entry("ssf-push")
+        .or_default()
+        .extend(counter.by_operation().into_keys());
+
     const TRANSACTION_MEMBERS: [&str; 2] = ["dynamodb:ConditionCheckItem", "dynamodb:PutItem"];
-    for route in Route::ALL {
-        let name = route.name();
+    for name in function_names()
+        .into_iter()
+        .filter(|n| !SCHEDULED.contains(n))
+    {
         let row: BTreeSet<String> = expected_grants(name)
             .expect("a row")
             .into_iter()
@@ -921,6 +1024,23 @@ async fn each_row_covers_what_its_function_does() {
         }
         assert_eq!(row, needed, "{name}: its row, and what it did ({ops:?})");
     }
+}
+
+/// A transmitter over `store` (a fresh local key, loopback receivers allowed).
+async fn shared_signals_transmitter(
+    store: sessions::store::DynamoStore,
+) -> sessions::ssf::transmitter::Transmitter {
+    let pem = sessions::ssf::signer::LocalSigner::generate_pem();
+    let settings = sessions::ssf::settings::SsfSettings::from_lookup(|name| match name {
+        "SESSIONS_SSF_ISSUER" => Some("https://ssf.test.example".into()),
+        "SESSIONS_SSF_SIGNING_KEY_PEM" => Some(pem.clone()),
+        "SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS" => Some("true".into()),
+        _ => None,
+    })
+    .expect("transmitter settings");
+    sessions::ssf::transmitter::Transmitter::new(&settings, store, Default::default())
+        .await
+        .expect("transmitter")
 }
 
 /// The logical id of the one schedule.
