@@ -341,3 +341,61 @@ async fn verification_sends_the_receiver_a_signed_set_with_its_state() {
         Some("Bearer receiver-secret")
     );
 }
+
+/// The properties and the required members of `openapi.yaml`'s schema `name`.
+fn documented(spec: &Value, name: &str) -> (Vec<String>, Vec<String>) {
+    let schema = &spec["components"]["schemas"][name];
+    assert!(schema.is_object(), "openapi.yaml has the schema {name}");
+    let properties = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    (properties, crate::spec_files::strings(&schema["required"]))
+}
+
+fn assert_documented(spec: &Value, name: &str, answer: &Value) {
+    let (properties, required) = documented(spec, name);
+    let members = answer
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: {answer}"));
+    for member in members.keys() {
+        assert!(
+            properties.contains(member),
+            "{name} does not document {member}"
+        );
+    }
+    for member in &required {
+        assert!(
+            members.contains_key(member),
+            "{name} requires {member}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_answers_have_the_shapes_openapi_documents() {
+    let spec = crate::spec_files::openapi();
+    let text = serde_json::to_string(&spec).expect("json");
+    for reference in text.split("\"$ref\":\"#").skip(1) {
+        let pointer = &reference[..reference.find('"').expect("a closing quote")];
+        assert!(
+            spec.pointer(pointer).is_some(),
+            "dangling reference #{pointer}"
+        );
+    }
+    let rig = Rig::new(3).await;
+    let discovery = rig
+        .call(Event::new(Route::SsfConfiguration, "", None))
+        .await;
+    assert_documented(&spec, "SsfConfiguration", &discovery.body);
+    assert_documented(&spec, "Jwks", &rig.jwks().await);
+    let id = rig.create_stream("http://127.0.0.1:9/events").await;
+    let read = rig
+        .call(rig.event(Route::SsfStreamRead).query("stream_id", &id))
+        .await;
+    assert_documented(&spec, "SsfStream", &read.body);
+    let status = rig
+        .call(rig.event(Route::SsfStatusRead).query("stream_id", &id))
+        .await;
+    assert_documented(&spec, "SsfStatus", &status.body);
+}
