@@ -122,6 +122,8 @@ pub async fn serve_methods(endpoints: &[Endpoint]) -> Result<(), lambda_http::Er
     }
     lambda_http::run(lambda_http::service_fn(|req: Request| {
         let api = &api;
+        // API Gateway (and the watch router) send a function only its routes' methods; anything
+        // else would get the first endpoint, whose handler reads what it needs and no more.
         let endpoint = endpoints
             .iter()
             .find(|e| e.route.method() == req.method().as_str())
