@@ -110,27 +110,46 @@ impl PushWorker {
         })
     }
 
-    /// One batch: every message handled concurrently, the failed ones reported.
+    /// One batch ([`handle_batch`]) through SQS.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let outcomes =
-            futures::future::join_all(event.records.iter().map(|m| self.message(m))).await;
-        let mut response = SqsBatchResponse::default();
-        for (record, outcome) in event.records.iter().zip(outcomes) {
-            if let Err(e) = outcome {
-                let id = record.message_id.clone().unwrap_or_default();
-                tracing::error!(message_id = %id, error = %e, "delivery message failed; SQS retries it");
-                response.add_failure(id);
-            }
-        }
-        response
+        handle_batch(&self.transmitter, &self.scheduler, event).await
     }
+}
 
-    async fn message(&self, record: &SqsMessage) -> Result<(), String> {
-        let body = record.body.as_deref().unwrap_or_default();
-        let message: Message =
-            serde_json::from_str(body).map_err(|e| format!("not a delivery message: {e}"))?;
-        handle_message(&self.transmitter, &self.scheduler, message).await
+/// One batch: every message handled concurrently, the failed ones reported (partial batch
+/// response), so SQS hands back those alone.
+pub async fn handle_batch(
+    transmitter: &Transmitter,
+    scheduler: &impl Scheduler,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let outcomes = futures::future::join_all(
+        event
+            .records
+            .iter()
+            .map(|m| handle_record(transmitter, scheduler, m)),
+    )
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (record, outcome) in event.records.iter().zip(outcomes) {
+        if let Err(e) = outcome {
+            let id = record.message_id.clone().unwrap_or_default();
+            tracing::error!(message_id = %id, error = %e, "delivery message failed; SQS retries it");
+            response.add_failure(id);
+        }
     }
+    response
+}
+
+async fn handle_record(
+    transmitter: &Transmitter,
+    scheduler: &impl Scheduler,
+    record: &SqsMessage,
+) -> Result<(), String> {
+    let body = record.body.as_deref().unwrap_or_default();
+    let message: Message =
+        serde_json::from_str(body).map_err(|e| format!("not a delivery message: {e}"))?;
+    handle_message(transmitter, scheduler, message).await
 }
 
 /// One message of the delivery queue, whatever the worker.

@@ -319,3 +319,44 @@ async fn the_queue_worker_retries_the_failed_stream_alone() {
     );
     assert!(scheduler.dead.lock().expect("lock").is_empty());
 }
+
+/// `ssf-push`'s batch: a message that is not a delivery message is reported failed alone (SQS
+/// hands back that one, and moves it to the dead letters after its receives); the event beside
+/// it is delivered and not reported.
+#[tokio::test]
+async fn a_batch_reports_only_the_messages_that_failed() {
+    let rig = Rig::new(3).await;
+    let receiver = Receiver::start(202).await;
+    rig.create_stream(&receiver.url).await;
+    // Two records as SQS hands them to a function (the members it always sends).
+    let record = |id: &str, body: String| {
+        json!({
+            "messageId": id,
+            "receiptHandle": format!("AQEB{id}"),
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1796083688000"},
+            "messageAttributes": {},
+            "md5OfBody": "0",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:SsfDeliveryQueue",
+            "awsRegion": "us-east-1",
+        })
+    };
+    let envelope = Envelope::of(revoked(rig.world.org, rig.world.app.id));
+    let batch: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(json!({
+        "Records": [
+            record("good", serde_json::to_string(&envelope).expect("json")),
+            record("bad", "{\"not\": \"a delivery\"}".to_string()),
+        ]
+    }))
+    .expect("an SQS event");
+    let response =
+        sessions::ssf::queue::handle_batch(&rig.transmitter, &Recorded::default(), batch).await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["bad"]);
+    assert_eq!(receiver.accepted().len(), 1);
+}
