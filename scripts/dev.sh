@@ -182,7 +182,7 @@ ssf_token_json=$("$admin" token --org "$DEMO_ORG" --scope "ssf:manage" --sub "de
 SSF_TOKEN=$(json_get token <<<"$ssf_token_json") || die "sessions-admin token printed no token: $ssf_token_json"
 say "starting the Shared Signals push worker on $SSF_PUSH_URL (log: .dev/ssf-push.log)"
 start_group "$admin" ssf-push --listen "127.0.0.1:$DEV_SSF_PUSH_PORT" \
-    --dead-letters "$SSF_DEAD_LETTERS" 2>"$SSF_PUSH_LOG"
+    --dead-letters "$SSF_DEAD_LETTERS" >"$SSF_PUSH_LOG" 2>&1
 SSF_PUSH_PID=$STARTED_PID
 for _ in $(seq 100); do
     kill -0 "$SSF_PUSH_PID" 2>/dev/null || die "the push worker exited: $(cat "$SSF_PUSH_LOG")"

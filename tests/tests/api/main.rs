@@ -54,6 +54,7 @@ mod end_to_end {
 mod ssf {
     mod delivery;
     mod rig;
+    mod rule;
     mod streams;
 }
 
