@@ -31,8 +31,9 @@ const STREAM_MEMBERS: [&str; 8] = [
 const STATUS_MEMBERS: [&str; 3] = ["stream_id", "status", "reason"];
 const VERIFY_MEMBERS: [&str; 2] = ["stream_id", "state"];
 
-/// A management request's caller: authenticated, with `ssf:manage`.
-struct Receiver {
+/// A management request's caller (authenticated, with `ssf:manage`), and the transmitter.
+struct Receiver<'a> {
+    transmitter: &'a Transmitter,
     organization_id: Uuid,
     subject: Option<String>,
 }
@@ -63,14 +64,24 @@ impl Api {
         req: &Request,
         x: &Exchange,
         facts: &mut Facts,
-    ) -> Result<Receiver, ApiError> {
+    ) -> Result<Receiver<'_>, ApiError> {
+        let transmitter = self.transmitter()?;
         let caller = self.auth.authenticate(req)?;
         facts.organization_id = Some(caller.organization_id);
         caller.require(x.route.scope())?;
         Ok(Receiver {
+            transmitter,
             organization_id: caller.organization_id,
             subject: caller.subject,
         })
+    }
+
+    /// Writes back a stream that exists (404 when it was deleted meanwhile).
+    async fn save(&self, x: &Exchange, stream: &Stream) -> Result<(), ApiError> {
+        self.store
+            .save_stream(stream)
+            .await
+            .map_err(|e| store_error(x, e))
     }
 
     /// The request's JSON body, its members among `accepted` (400, 413, 415 otherwise).
@@ -139,8 +150,8 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        let transmitter = self.transmitter()?;
         let receiver = self.receiver(req, x, facts)?;
+        let transmitter = receiver.transmitter;
         let body = Self::ssf_body(req, &STREAM_MEMBERS)?;
         let (delivery, events_requested, description) =
             stream::read_create(&body, transmitter.endpoints)?;
@@ -173,8 +184,8 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        let issuer = &self.transmitter()?.issuer;
         let receiver = self.receiver(req, x, facts)?;
+        let issuer = &receiver.transmitter.issuer;
         match Self::optional_query_stream_id(req)? {
             Some(id) => {
                 let found = self.stream_of(x, receiver.organization_id, id).await?;
@@ -199,8 +210,8 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        let transmitter = self.transmitter()?;
         let receiver = self.receiver(req, x, facts)?;
+        let transmitter = receiver.transmitter;
         let body = Self::ssf_body(req, &STREAM_MEMBERS)?;
         let id = stream::stream_id(body.get("stream_id"))?;
         let current = self.stream_of(x, receiver.organization_id, id).await?;
@@ -212,10 +223,7 @@ impl Api {
             replace,
             transmitter.endpoints,
         )?;
-        self.store
-            .save_stream(&next)
-            .await
-            .map_err(|e| store_error(x, e))?;
+        self.save(x, &next).await?;
         to_json(&next.view(&transmitter.issuer))
     }
 
@@ -226,7 +234,6 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        self.transmitter()?;
         let receiver = self.receiver(req, x, facts)?;
         let id = Self::query_stream_id(req)?;
         self.store
@@ -243,7 +250,6 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        self.transmitter()?;
         let receiver = self.receiver(req, x, facts)?;
         let id = Self::query_stream_id(req)?;
         let found = self.stream_of(x, receiver.organization_id, id).await?;
@@ -257,17 +263,13 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        self.transmitter()?;
         let receiver = self.receiver(req, x, facts)?;
         let body = Self::ssf_body(req, &STATUS_MEMBERS)?;
         let (id, status, reason) = stream::read_status_change(&body)?;
         let mut found = self.stream_of(x, receiver.organization_id, id).await?;
         found.status = status;
         found.status_reason = reason;
-        self.store
-            .save_stream(&found)
-            .await
-            .map_err(|e| store_error(x, e))?;
+        self.save(x, &found).await?;
         to_json(&found.status_view())
     }
 
@@ -279,8 +281,8 @@ impl Api {
         x: &Exchange,
         facts: &mut Facts,
     ) -> Result<Reply, ApiError> {
-        let transmitter = self.transmitter()?;
         let receiver = self.receiver(req, x, facts)?;
+        let transmitter = receiver.transmitter;
         let body = Self::ssf_body(req, &VERIFY_MEMBERS)?;
         let (id, state) = stream::read_verification(&body)?;
         let found = self.stream_of(x, receiver.organization_id, id).await?;
