@@ -53,6 +53,7 @@ mod end_to_end {
 /// letters.
 mod ssf {
     mod delivery;
+    mod kms;
     mod rig;
     mod rule;
     mod streams;
