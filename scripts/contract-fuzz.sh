@@ -115,6 +115,9 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 # Gateway's JWT authorizer (which template.yaml configures instead).
 export SESSIONS_DEV_JWT_SECRET=contract-fuzz-dev-secret-0123456789abcdef
 export SESSIONS_CURSOR_KEY=contract-fuzz-cursor-key-0123456789abcdef
+# The Shared Signals functions: an issuer and a fresh local signing key (line breaks as \n for
+# the env file).
+export SESSIONS_SSF_ISSUER=http://127.0.0.1
 
 # --- data and token ----------------------------------------------------------
 admin=target/debug/sessions-admin
@@ -124,6 +127,9 @@ admin=target/debug/sessions-admin
 "$admin" create-session --app "$DEMO_APP" --id "$DEMO_SESSION" --name claude-desktop \
     --hostname laptop --user-agent claude-desktop/0.9.3 \
     --client-info '{"name":"claude-ai","version":"0.1.0"}' >/dev/null
+"$admin" ssf-keygen --out "$OUT/ssf-signing-key.pem" >/dev/null
+SESSIONS_SSF_SIGNING_KEY_PEM=$(awk '{printf "%s\\n", $0}' "$OUT/ssf-signing-key.pem")
+export SESSIONS_SSF_SIGNING_KEY_PEM
 TOKEN=$("$admin" token --org "$DEMO_ORG" --scope "sessions:read sessions:write sessions:connect" --ttl-seconds 3600 |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])') ||
     die "sessions-admin token printed no token"
@@ -132,8 +138,14 @@ TOKEN=$("$admin" token --org "$DEMO_ORG" --scope "sessions:read sessions:write s
 (
     umask 077
     for name in SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB AWS_REGION AWS_ACCESS_KEY_ID \
-        AWS_SECRET_ACCESS_KEY SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY; do
-        printf '%s=%s\n' "$name" "${!name}"
+        AWS_SECRET_ACCESS_KEY SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY SESSIONS_SSF_ISSUER \
+        SESSIONS_SSF_SIGNING_KEY_PEM; do
+        # Single quotes (literal to the env file's parser) around a value with spaces: the PEM.
+        if [[ ${!name} == *" "* ]]; then
+            printf "%s='%s'\n" "$name" "${!name}"
+        else
+            printf '%s=%s\n' "$name" "${!name}"
+        fi
     done
     echo "RUST_LOG=info"
 ) >"$WATCH_ENV"

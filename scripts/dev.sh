@@ -9,15 +9,18 @@
 #      of them every $DEMO_KEEPALIVE_SECONDS s (`sessions-admin heartbeat-all`), as a
 #      connection holder would, and once the API is up invokes the sweep-sessions
 #      function every minute, as EventBridge Scheduler does in AWS;
-#   5. publishes the session events as they happen (`sessions-admin events`: the
+#   5. starts the Shared Signals push worker (`sessions-admin ssf-push`) on
+#      127.0.0.1:$DEV_SSF_PUSH_PORT, signing with a local P-256 key (target/dev/, made once);
+#   6. publishes the session events as they happen (`sessions-admin events`: the
 #      session-events function's handler over the engine's stream), one JSON line each
-#      here and in .dev/events.log, POSTed to every URL in $DEV_EVENTS_FORWARD;
-#   6. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
+#      here and in .dev/events.log, POSTed to the push worker and every URL in
+#      $DEV_EVENTS_FORWARD;
+#   7. serves the API with `cargo lambda watch` on 127.0.0.1:$DEV_API_PORT at the real
 #      /api/v1/... paths, calls each function once so that watch has built and started it;
-#   7. starts the example MCP server (official MCP Python SDK) on 127.0.0.1:$DEV_MCP_PORT and
+#   8. starts the example MCP server (official MCP Python SDK) on 127.0.0.1:$DEV_MCP_PORT and
 #      the session gateway in front of it on 127.0.0.1:$DEV_GATEWAY_PORT, reporting its MCP
-#      sessions to the demo application; then prints ready-to-run curl lines and how to point
-#      an MCP client at the gateway.
+#      sessions to the demo application and registered as a Shared Signals receiver; then
+#      prints ready-to-run curl lines and how to point an MCP client at the gateway.
 #
 # Ctrl-C (or any exit) stops everything this script started. Every setting below
 # can be overridden from the environment, e.g. `DEV_API_PORT=9100 make dev`.
@@ -33,6 +36,8 @@ ROOT=$PWD
 : "${DEV_MCP_PORT:=8765}"
 # Seconds between two heartbeats of each MCP session the gateway holds (30 in production).
 : "${DEV_GATEWAY_HEARTBEAT_SECONDS:=5}"
+# The local Shared Signals push worker: the stream poller forwards every event here.
+: "${DEV_SSF_PUSH_PORT:=9200}"
 : "${DEMO_ORG:=0b7e0d4e-5d6f-4f7a-9a53-1d2b3c4d5e6f}"
 : "${DEMO_APP:=550e8400-e29b-41d4-a716-446655440000}"
 : "${DEMO_SESSIONS:=40}"
@@ -57,16 +62,23 @@ ROOT=$PWD
 : "${AWS_ACCESS_KEY_ID:=local}"
 : "${AWS_SECRET_ACCESS_KEY:=local}"
 : "${RUST_LOG:=info}"
+# The Shared Signals transmitter: its issuer is the local API; receivers on loopback are allowed.
+: "${SESSIONS_SSF_ISSUER:=http://127.0.0.1:${DEV_API_PORT}}"
+: "${SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS:=true}"
+SSF_KEY_FILE=$ROOT/target/dev/ssf-signing-key.pem
+SSF_PUSH_URL=http://127.0.0.1:$DEV_SSF_PUSH_PORT/
 export SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY \
-    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG
+    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG SESSIONS_SSF_ISSUER \
+    SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS SSF_PUSH_URL
 
 # What the functions receive (besides the inherited environment); optional
 # settings are passed only when set, so the functions' own defaults apply.
 FUNCTION_ENV=(SESSIONS_TABLE AWS_ENDPOINT_URL_DYNAMODB SESSIONS_DEV_JWT_SECRET SESSIONS_CURSOR_KEY
-    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG)
+    AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY RUST_LOG SESSIONS_SSF_ISSUER
+    SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS SESSIONS_SSF_SIGNING_KEY_PEM)
 OPTIONAL_FUNCTION_ENV=(SESSIONS_IDLE_SECONDS SESSIONS_HEARTBEAT_TIMEOUT_SECONDS SESSIONS_ORG_CLAIM
     SESSIONS_CURSOR_KEY_PREVIOUS SESSIONS_DEV_JWT_ISSUER SESSIONS_DEV_JWT_AUDIENCE
-    SESSIONS_RETENTION_DAYS)
+    SESSIONS_RETENTION_DAYS SESSIONS_SSF_MAX_ATTEMPTS SESSIONS_SSF_RETRY_BASE_MS)
 
 STATE_DIR=$ROOT/.dev
 ENGINE_LOG=$STATE_DIR/engine.log
@@ -75,9 +87,12 @@ KEEPALIVE_LOG=$STATE_DIR/keepalive.log
 MCP_LOG=$STATE_DIR/mcp-server.log
 GATEWAY_LOG=$STATE_DIR/gateway.log
 EVENTS_LOG=$STATE_DIR/events.log
+SSF_PUSH_LOG=$STATE_DIR/ssf-push.log
+SSF_DEAD_LETTERS=$STATE_DIR/ssf-dead-letters.jsonl
 # The workspace's functions (root Cargo.toml, functions/*): the routes', then the scheduled one.
 FUNCTIONS=(list-sessions get-session revoke-sessions revoke-session
-    connect-session heartbeat-session disconnect-session sweep-sessions)
+    connect-session heartbeat-session disconnect-session sweep-sessions
+    ssf-configuration ssf-jwks ssf-stream ssf-status ssf-verify)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -92,6 +107,7 @@ KEEPALIVE_PID=""
 MCP_PID=""
 GATEWAY_PID=""
 EVENTS_PID=""
+SSF_PUSH_PID=""
 
 cleanup() {
     trap - EXIT INT TERM HUP
@@ -101,6 +117,7 @@ cleanup() {
     # The keep-alive loop and watch next: they talk to the engine until they are gone.
     [[ -n $KEEPALIVE_PID ]] && stop_group "$KEEPALIVE_PID" "the keep-alive loop"
     [[ -n $EVENTS_PID ]] && stop_group "$EVENTS_PID" "the event publisher"
+    [[ -n $SSF_PUSH_PID ]] && stop_group "$SSF_PUSH_PID" "the Shared Signals push worker"
     [[ -n $WATCH_PID ]] && stop_group "$WATCH_PID" "cargo lambda watch"
     [[ -n $ENGINE_PID ]] && stop_group "$ENGINE_PID" "dev-engine"
     wait 2>/dev/null || true
@@ -137,6 +154,7 @@ port_answers "$DEV_ENGINE_PORT" && die "port $DEV_ENGINE_PORT is in use (another
 port_answers "$DEV_API_PORT" && die "port $DEV_API_PORT is in use; set DEV_API_PORT"
 port_answers "$DEV_GATEWAY_PORT" && die "port $DEV_GATEWAY_PORT is in use; set DEV_GATEWAY_PORT"
 port_answers "$DEV_MCP_PORT" && die "port $DEV_MCP_PORT is in use; set DEV_MCP_PORT"
+port_answers "$DEV_SSF_PUSH_PORT" && die "port $DEV_SSF_PUSH_PORT is in use; set DEV_SSF_PUSH_PORT"
 
 # --- engine ------------------------------------------------------------------
 say "starting dev-engine on 127.0.0.1:$DEV_ENGINE_PORT (log: .dev/engine.log)"
@@ -178,6 +196,27 @@ CONNECT_TOKEN=$(json_get token <<<"$connect_token_json") \
     || die "sessions-admin token printed no token: $connect_token_json"
 SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
 
+# --- Shared Signals ----------------------------------------------------------
+# The signing key: made once into target/dev/ (kept across runs, so receivers keep trusting
+# its kid), passed to the functions and the push worker by environment, line breaks as \n
+# for the env file's one line per variable.
+mkdir -p "$(dirname "$SSF_KEY_FILE")"
+"$admin" ssf-keygen --out "$SSF_KEY_FILE" >/dev/null
+SESSIONS_SSF_SIGNING_KEY_PEM=$(awk '{printf "%s\\n", $0}' "$SSF_KEY_FILE")
+export SESSIONS_SSF_SIGNING_KEY_PEM
+ssf_token_json=$("$admin" token --org "$DEMO_ORG" --scope "ssf:manage" --sub "dev-receiver")
+SSF_TOKEN=$(json_get token <<<"$ssf_token_json") || die "sessions-admin token printed no token: $ssf_token_json"
+say "starting the Shared Signals push worker on $SSF_PUSH_URL (log: .dev/ssf-push.log)"
+start_group "$admin" ssf-push --listen "127.0.0.1:$DEV_SSF_PUSH_PORT" \
+    --dead-letters "$SSF_DEAD_LETTERS" >"$SSF_PUSH_LOG" 2>&1
+SSF_PUSH_PID=$STARTED_PID
+for _ in $(seq 100); do
+    kill -0 "$SSF_PUSH_PID" 2>/dev/null || die "the push worker exited: $(cat "$SSF_PUSH_LOG")"
+    port_answers "$DEV_SSF_PUSH_PORT" && break
+    sleep 0.1
+done
+port_answers "$DEV_SSF_PUSH_PORT" || die "the push worker did not answer on port $DEV_SSF_PUSH_PORT"
+
 # --- session events ----------------------------------------------------------
 # What Lambda's stream event source, the session-events function and EventBridge do in AWS:
 # the function's own handler over the engine's stream, polled every 100 ms. Each event's
@@ -185,7 +224,7 @@ SESSION_ID=$(json_get sessions 0 id <<<"$seed_json") || SESSION_ID=""
 # URL in DEV_EVENTS_FORWARD, retried until it is taken. From now on: the seeded sessions'
 # connects above are not replayed.
 forward_args=()
-for url in $DEV_EVENTS_FORWARD; do forward_args+=(--forward "$url"); done
+for url in $SSF_PUSH_URL $DEV_EVENTS_FORWARD; do forward_args+=(--forward "$url"); done
 say "publishing session events (also in .dev/events.log)"
 : >"$EVENTS_LOG"
 # shellcheck disable=SC2016 # $0 and $@ are the inner shell's: the log, then the command.
@@ -236,7 +275,14 @@ KEEPALIVE_PID=$STARTED_PID
         for name in "${FUNCTION_ENV[@]}" "${OPTIONAL_FUNCTION_ENV[@]}"; do
             [[ -n ${!name:-} ]] || continue
             [[ ${!name} != *$'\n'* ]] || die "$name must be a single line"
-            printf '%s=%s\n' "$name" "${!name}"
+            # Single quotes (literal to the env file's parser) around a value with spaces (the
+            # signing key's PEM).
+            if [[ ${!name} == *" "* ]]; then
+                [[ ${!name} != *"'"* ]] || die "$name must not hold a single quote"
+                printf "%s='%s'\n" "$name" "${!name}"
+            else
+                printf '%s=%s\n' "$name" "${!name}"
+            fi
         done
     } >"$WATCH_ENV"
 )
@@ -265,8 +311,11 @@ WATCH_PID=$STARTED_PID
 # cargo lambda watch builds and starts a function on its first request. One request each
 # (unauthenticated: a 401 is an answer) before the banner, so the first curl answers at once.
 say "starting each function (the first start after a change compiles it)"
+base="http://127.0.0.1:$DEV_API_PORT"
 for route in "GET $api" "GET $api/$WARM_SESSION" "DELETE $api/$WARM_SESSION" "DELETE $api" \
-    "POST $api" "POST $api/$WARM_SESSION/heartbeat" "POST $api/$WARM_SESSION/disconnect"; do
+    "POST $api" "POST $api/$WARM_SESSION/heartbeat" "POST $api/$WARM_SESSION/disconnect" \
+    "GET $base/.well-known/ssf-configuration" "GET $base/ssf/jwks" "GET $base/ssf/stream" \
+    "GET $base/ssf/status" "POST $base/ssf/verify"; do
     method=${route%% *}
     url=${route#* }
     answered=""
@@ -327,6 +376,8 @@ start_group env GATEWAY_LISTEN="127.0.0.1:$DEV_GATEWAY_PORT" \
     GATEWAY_DEV_JWT_SECRET="$SESSIONS_DEV_JWT_SECRET" \
     GATEWAY_TOKEN_ISSUER="$gateway_issuer" \
     GATEWAY_HEARTBEAT_SECONDS="$DEV_GATEWAY_HEARTBEAT_SECONDS" \
+    GATEWAY_SSF_TRANSMITTER_URL="http://127.0.0.1:$DEV_API_PORT" \
+    GATEWAY_SSF_TOKEN="$SSF_TOKEN" \
     GATEWAY_LOG_FORMAT=text \
     target/debug/sessions-gateway 2>"$GATEWAY_LOG"
 GATEWAY_PID=$STARTED_PID
@@ -400,11 +451,24 @@ An MCP server behind the session gateway: point any MCP client (Streamable HTTP)
   export MCP_TOKEN='$MCP_TOKEN'
 The official MCP Python SDK's client, from this repository (lists the tools, calls one):
   .venv/bin/python scripts/mcp/client.py --url $gateway_url/mcp --token "\$MCP_TOKEN" --demo
-Its session then shows in the list above (clientInfo sessions-example-client). After a revoke,
-the gateway cuts the client off within one heartbeat ($DEV_GATEWAY_HEARTBEAT_SECONDS s here): its token
-is refused (401 invalid_token) and a new token opens a new session. Without a token:
+Its session then shows in the list above (clientInfo sessions-example-client). The gateway is a
+Shared Signals receiver: a revoke cuts its client off as the pushed CAEP session-revoked SET
+arrives (and at the next heartbeat, every $DEV_GATEWAY_HEARTBEAT_SECONDS s here, if that is lost): its
+token is refused (401 invalid_token) and a new token opens a new session. Without a token:
   curl -s -i -X POST $gateway_url/mcp
 Gateway health and metrics:  curl -s $gateway_url/gateway/health   curl -s $gateway_url/gateway/metrics
+Shared Signals (SSF 1.0 transmitter, CAEP session-revoked by push), with a receiver's token
+(ssf:manage):
+  export SSF_TOKEN='$SSF_TOKEN'
+Discovery and keys (public):
+  curl -s '$base/.well-known/ssf-configuration'
+  curl -s '$base/ssf/jwks'
+Register a receiver (its endpoint gets a SET per revocation of this organization):
+  curl -s -X POST -H "Authorization: Bearer \$SSF_TOKEN" $json \\
+    -d '{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://127.0.0.1:9300/events"},"events_requested":["https://schemas.openid.net/secevent/caep/event-type/session-revoked"]}' \\
+    '$base/ssf/stream'
+The push worker takes published events on $SSF_PUSH_URL (log: .dev/ssf-push.log; dead letters:
+.dev/ssf-dead-letters.jsonl, POST a line back to replay it).
 
 $timeout_line
 $keepalive

@@ -169,6 +169,18 @@ impl Fixture {
                 &app(&self.closing_app),
                 Some(&pick(&self.closing_sessions)),
             ),
+            // `Route::from_name` names the Sessions API's functions only: the transmitter's
+            // routes never get here, and would take their own example event.
+            Route::SsfConfiguration
+            | Route::SsfJwks
+            | Route::SsfStreamCreate
+            | Route::SsfStreamRead
+            | Route::SsfStreamUpdate
+            | Route::SsfStreamReplace
+            | Route::SsfStreamDelete
+            | Route::SsfStatusRead
+            | Route::SsfStatusUpdate
+            | Route::SsfVerify => Event::new(route, "", None),
         };
         event.claims(self.org, caller_scopes(route)).json()
     }

@@ -276,7 +276,7 @@ fn client_info(value: &Value) -> Result<Value, ApiError> {
 
 /// Steps 1 to 5 of the module's list, up to the fields' own rules: the body's members, each
 /// one of `accepted` and given once.
-fn fields(
+pub fn fields(
     content_type: Option<&[u8]>,
     body: &[u8],
     accepted: &[&str],

@@ -22,6 +22,9 @@ pub enum ApiError {
     ApplicationNotFound,
     #[error("Session not found")]
     SessionNotFound,
+    /// A Shared Signals stream that is not the caller's organization's (or does not exist).
+    #[error("Stream not found")]
+    StreamNotFound,
     /// The request contradicts an earlier one: an `Idempotency-Key` reused with another body.
     #[error("{0}")]
     Conflict(String),
@@ -63,7 +66,9 @@ impl ApiError {
             ApiError::InvalidRequest(_) => 400,
             ApiError::MissingCredentials | ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) => 403,
-            ApiError::ApplicationNotFound | ApiError::SessionNotFound => 404,
+            ApiError::ApplicationNotFound
+            | ApiError::SessionNotFound
+            | ApiError::StreamNotFound => 404,
             ApiError::Conflict(_) | ApiError::SessionDisconnected => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -78,7 +83,9 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::MissingCredentials | ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::ApplicationNotFound | ApiError::SessionNotFound => "not_found",
+            ApiError::ApplicationNotFound
+            | ApiError::SessionNotFound
+            | ApiError::StreamNotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::SessionDisconnected => "session_disconnected",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -130,6 +137,7 @@ mod tests {
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (ApiError::ApplicationNotFound, 404, "not_found"),
             (ApiError::SessionNotFound, 404, "not_found"),
+            (ApiError::StreamNotFound, 404, "not_found"),
             (ApiError::Conflict("x".into()), 409, "conflict"),
             (ApiError::SessionDisconnected, 409, "session_disconnected"),
             (

@@ -8,6 +8,8 @@
 //! - [`auth`]: who is calling (API Gateway's verified claims, or a development token).
 //! - [`route`]: the API's routes, one home for their names, paths and scopes.
 //! - [`events`]: the published events (EventBridge, Shared Signals), independent of the layout.
+//! - [`ssf`]: the Shared Signals transmitter: streams, SETs, signing and push (its rules sit
+//!   here; [`ssf::transmitter`] and the workers above it also read streams through the store).
 //! - [`store`]: the table, and the only place that knows its item layout.
 //! - [`metrics`], [`telemetry`]: per-request metrics and logs.
 //! - [`api`]: API Gateway requests in, contract-shaped responses out.
@@ -23,6 +25,7 @@ pub mod metrics;
 pub mod model;
 pub mod params;
 pub mod route;
+pub mod ssf;
 pub mod store;
 pub mod telemetry;
 pub mod time;

@@ -38,6 +38,16 @@ fn event_template(route: Route) -> &'static str {
         Route::ConnectSession => include_str!("../../events/connect-session.json"),
         Route::HeartbeatSession => include_str!("../../events/heartbeat-session.json"),
         Route::DisconnectSession => include_str!("../../events/disconnect-session.json"),
+        Route::SsfConfiguration => include_str!("../../events/ssf-configuration.json"),
+        Route::SsfJwks => include_str!("../../events/ssf-jwks.json"),
+        Route::SsfStreamCreate => include_str!("../../events/ssf-stream-create.json"),
+        Route::SsfStreamRead => include_str!("../../events/ssf-stream-read.json"),
+        Route::SsfStreamUpdate => include_str!("../../events/ssf-stream-update.json"),
+        Route::SsfStreamReplace => include_str!("../../events/ssf-stream-replace.json"),
+        Route::SsfStreamDelete => include_str!("../../events/ssf-stream-delete.json"),
+        Route::SsfStatusRead => include_str!("../../events/ssf-status-read.json"),
+        Route::SsfStatusUpdate => include_str!("../../events/ssf-status-update.json"),
+        Route::SsfVerify => include_str!("../../events/ssf-verify.json"),
     }
 }
 
@@ -47,6 +57,8 @@ pub fn caller_scopes(route: Route) -> &'static str {
     match route.scope() {
         Scope::SessionsConnect => "sessions:connect",
         Scope::SessionsRead | Scope::SessionsWrite => "sessions:read sessions:write",
+        Scope::SsfManage => "ssf:manage",
+        Scope::Public => "",
     }
 }
 
@@ -514,7 +526,9 @@ impl Event {
             path = path.replace(&format!("{{{name}}}"), v);
             params.insert(name.to_string(), serde_json::Value::String(v.to_string()));
         };
-        set("applicationId", app);
+        if route.path().contains("{applicationId}") {
+            set("applicationId", app);
+        }
         match (takes_session(route), session) {
             (true, Some(session)) => set("sessionId", session),
             (false, None) => {}
@@ -691,12 +705,17 @@ impl Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.body().to_vec();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
+        // A 204 has no body at all.
+        let body = if bytes.is_empty() && status == 204 {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "body is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
         Reply {
             status,
             headers,

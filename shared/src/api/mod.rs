@@ -9,16 +9,19 @@
 //! - [`page`]: the list's read-ahead rules, pure;
 //! - `read`: list and get; `revoke`: revoke-all and revoke-one;
 //! - [`connect`]: the connection side (connect, heartbeat, disconnect), whose bodies
-//!   [`crate::body`] reads.
+//!   [`crate::body`] reads;
+//! - `ssf`: the Shared Signals transmitter's discovery, keys and stream management.
 
 pub mod connect;
 pub mod envelope;
 pub mod page;
 mod read;
 mod revoke;
+mod ssf;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use chrono::Duration;
 use lambda_http::{Body, Request, Response};
@@ -30,6 +33,8 @@ use crate::cursor::CursorCodec;
 use crate::error::ApiError;
 use crate::model::StatusContext;
 use crate::route::Route;
+use crate::ssf::settings::SsfSettings;
+use crate::ssf::transmitter::Transmitter;
 use crate::store::{DynamoStore, StoreError};
 use crate::time::Timestamp;
 use envelope::{path_uuid, Exchange, Facts, Reply, RETRY_AFTER_SECONDS};
@@ -45,6 +50,8 @@ pub struct Api {
     idle_window: Duration,
     heartbeat_timeout: Option<Duration>,
     metrics: MetricsConfig,
+    /// The Shared Signals transmitter, in the functions that serve its routes.
+    ssf: Option<Arc<Transmitter>>,
 }
 
 /// A route's handler, boxed: a route's future (SDK calls under time bounds) is large, and a
@@ -74,6 +81,25 @@ pub const fn endpoint(route: Route) -> Endpoint {
         Route::ConnectSession => |api, req, x, facts| Box::pin(api.connect(req, x, facts)),
         Route::HeartbeatSession => |api, req, x, facts| Box::pin(api.heartbeat(req, x, facts)),
         Route::DisconnectSession => |api, req, x, facts| Box::pin(api.disconnect(req, x, facts)),
+        Route::SsfConfiguration => {
+            |api, req, x, facts| Box::pin(api.ssf_configuration(req, x, facts))
+        }
+        Route::SsfJwks => |api, req, x, facts| Box::pin(api.ssf_jwks(req, x, facts)),
+        Route::SsfStreamCreate => {
+            |api, req, x, facts| Box::pin(api.ssf_stream_create(req, x, facts))
+        }
+        Route::SsfStreamRead => |api, req, x, facts| Box::pin(api.ssf_stream_read(req, x, facts)),
+        Route::SsfStreamUpdate | Route::SsfStreamReplace => {
+            |api, req, x, facts| Box::pin(api.ssf_stream_change(req, x, facts))
+        }
+        Route::SsfStreamDelete => {
+            |api, req, x, facts| Box::pin(api.ssf_stream_delete(req, x, facts))
+        }
+        Route::SsfStatusRead => |api, req, x, facts| Box::pin(api.ssf_status_read(req, x, facts)),
+        Route::SsfStatusUpdate => {
+            |api, req, x, facts| Box::pin(api.ssf_status_update(req, x, facts))
+        }
+        Route::SsfVerify => |api, req, x, facts| Box::pin(api.ssf_verify(req, x, facts)),
     };
     Endpoint { route, handler }
 }
@@ -82,11 +108,33 @@ pub const fn endpoint(route: Route) -> Endpoint {
 /// (outside the handler), then the Lambda runtime loop for `endpoint`. A bad configuration
 /// fails the init, before any request is accepted.
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    serve_methods(&[endpoint]).await
+}
+
+/// [`serve`] for a function that serves several methods of one path (`ssf-stream`): each
+/// request goes to the endpoint of its method. A function of the Shared Signals routes also
+/// reads the transmitter's configuration and key at init.
+pub async fn serve_methods(endpoints: &[Endpoint]) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
-    let api = Api::from_env().await?;
+    let mut api = Api::from_env().await?;
+    if endpoints.iter().any(|e| e.route.is_shared_signals()) {
+        api = api.with_shared_signals_from_env().await?;
+    }
     lambda_http::run(lambda_http::service_fn(|req: Request| {
         let api = &api;
-        async move { Ok::<_, std::convert::Infallible>(api.answer(endpoint, req).await) }
+        // API Gateway (and the watch router) send a function only its routes' methods; anything
+        // else would get the first endpoint, whose handler reads what it needs and no more.
+        let endpoint = endpoints
+            .iter()
+            .find(|e| e.route.method() == req.method().as_str())
+            .or(endpoints.first())
+            .copied();
+        async move {
+            Ok::<_, std::convert::Infallible>(match endpoint {
+                Some(endpoint) => api.answer(endpoint, req).await,
+                None => lambda_http::Response::new(Body::Empty),
+            })
+        }
     }))
     .await
 }
@@ -118,7 +166,23 @@ impl Api {
             idle_window: config.idle_window,
             heartbeat_timeout: config.heartbeat_timeout,
             metrics: config.metrics.clone(),
+            ssf: None,
         })
+    }
+
+    /// The same API with the Shared Signals transmitter, which its routes need.
+    pub fn with_transmitter(mut self, transmitter: Transmitter) -> Self {
+        self.ssf = Some(Arc::new(transmitter));
+        self
+    }
+
+    /// [`Api::with_transmitter`] configured from the environment
+    /// ([`crate::ssf::settings`]), over this API's store.
+    pub async fn with_shared_signals_from_env(self) -> Result<Self, ConfigError> {
+        let settings = SsfSettings::from_env()?;
+        let roots = crate::config::tls_roots(crate::config::env("SESSIONS_TLS_ROOTS"))?;
+        let transmitter = Transmitter::new(&settings, self.store.clone(), roots).await?;
+        Ok(self.with_transmitter(transmitter))
     }
 
     /// Answers one request for `route`: the one place every route passes through, so each gets
@@ -170,6 +234,11 @@ fn store_error(x: &Exchange, e: StoreError) -> ApiError {
     match e {
         StoreError::ApplicationNotFound => ApiError::ApplicationNotFound,
         StoreError::SessionNotFound => ApiError::SessionNotFound,
+        StoreError::StreamNotFound => ApiError::StreamNotFound,
+        StoreError::TooManyStreams => ApiError::Conflict(format!(
+            "an organization holds at most {} streams",
+            crate::ssf::stream::MAX_STREAMS_PER_ORGANIZATION
+        )),
         StoreError::SessionDisconnected => ApiError::SessionDisconnected,
         StoreError::IdempotencyConflict => ApiError::Conflict(
             "Idempotency-Key was already used with a different request body".into(),

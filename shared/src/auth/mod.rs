@@ -34,6 +34,10 @@ pub enum Scope {
     /// The connection side (connect, heartbeat, disconnect): the service token of the component
     /// that holds the MCP connections. Granted by itself only.
     SessionsConnect,
+    /// The Shared Signals stream management: a receiver's token. Granted by itself only.
+    SsfManage,
+    /// No token at all: the transmitter's discovery document and keys.
+    Public,
 }
 
 impl Scope {
@@ -42,6 +46,8 @@ impl Scope {
             Scope::SessionsRead => "sessions:read",
             Scope::SessionsWrite => "sessions:write",
             Scope::SessionsConnect => "sessions:connect",
+            Scope::SsfManage => crate::ssf::MANAGE_SCOPE,
+            Scope::Public => "",
         }
     }
 
@@ -52,6 +58,8 @@ impl Scope {
             Scope::SessionsRead => &["sessions:read", MANAGEMENT_ALL],
             Scope::SessionsWrite => &["sessions:write", MANAGEMENT_ALL],
             Scope::SessionsConnect => &["sessions:connect"],
+            Scope::SsfManage => &[crate::ssf::MANAGE_SCOPE],
+            Scope::Public => &[],
         }
     }
 }
@@ -68,7 +76,7 @@ impl Caller {
     /// 403 unless the caller holds one of the scopes that satisfy `scope` ([`Scope::accepted`]):
     /// `management:all` grants reads and revocations, never `sessions:connect`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if scope.accepted().iter().any(|s| self.scopes.contains(*s)) {
+        if scope == Scope::Public || scope.accepted().iter().any(|s| self.scopes.contains(*s)) {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
@@ -151,10 +159,11 @@ mod tests {
         }
     }
 
-    const ALL: [Scope; 3] = [
+    const ALL: [Scope; 4] = [
         Scope::SessionsRead,
         Scope::SessionsWrite,
         Scope::SessionsConnect,
+        Scope::SsfManage,
     ];
 
     #[test]
@@ -181,6 +190,8 @@ mod tests {
         assert_eq!(err.to_string(), "token lacks the sessions:connect scope");
         let every_other = caller(&[MANAGEMENT_ALL, "sessions:read", "sessions:write"]);
         assert!(every_other.require(Scope::SessionsConnect).is_err());
+        assert!(every_other.require(Scope::SsfManage).is_err());
+        assert!(caller(&[]).require(Scope::Public).is_ok());
     }
 
     #[test]

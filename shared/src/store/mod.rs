@@ -8,6 +8,7 @@
 //! - [`sweep`]: storing timed-out sessions as disconnected (the scheduled function);
 //! - [`revoke`]: revoke-all's watermark and sweep;
 //! - [`changes`]: one stream record of the table read as a published event (or none);
+//! - [`streams`]: the Shared Signals receivers' streams;
 //! - [`budget`]: the time a request may spend, and the one retry loop;
 //! - [`schema`]: creating the table (tools and tests only; in AWS the template creates it);
 //! - [`transport`]: the HTTPS client and SDK configuration.
@@ -24,6 +25,7 @@ mod reads;
 mod revoke;
 #[cfg(feature = "tooling")]
 mod schema;
+mod streams;
 mod sweep;
 pub mod transport;
 
@@ -65,6 +67,12 @@ pub enum StoreError {
     /// The application was revoked at or after the moment this session says it connected.
     #[error("the application was revoked after this session connected")]
     RevokedAfterConnect,
+    /// The Shared Signals stream does not exist (for this organization).
+    #[error("stream not found")]
+    StreamNotFound,
+    /// The organization holds the most streams it may.
+    #[error("too many streams")]
+    TooManyStreams,
     /// The table does not exist (a misconfiguration, or a local table never created).
     #[error("table not found: {0}")]
     TableNotFound(String),

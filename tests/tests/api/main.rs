@@ -61,6 +61,16 @@ mod end_to_end {
 
 /// The session gateway with the official MCP SDK's client and an SDK-built server.
 mod gateway;
+/// The Shared Signals transmitter: discovery, keys and stream management; signed CAEP
+/// `session-revoked` SETs pushed to receivers, verified by joserfc; tenants, retries, dead
+/// letters.
+mod ssf {
+    mod delivery;
+    mod kms;
+    mod rig;
+    mod rule;
+    mod streams;
+}
 
 /// The documentation held to the API description (`docs/api.md` vs `openapi.yaml`).
 mod docs;

@@ -78,6 +78,11 @@ pub enum Command {
     /// EventBridge: poll the table's stream, print each event's envelope as one JSON line and
     /// POST it to every --forward URL. Runs until stopped.
     Events(EventsArgs),
+    /// Write a P-256 signing key for the Shared Signals transmitter (kept if the file exists).
+    SsfKeygen(crate::ssf::KeygenArgs),
+    /// Run the local Shared Signals push worker: POST it EventBridge envelopes; it pushes the
+    /// revocations to the receivers' streams, retries, and writes dead letters to a file.
+    SsfPush(crate::ssf::PushArgs),
 }
 
 /// `events`.

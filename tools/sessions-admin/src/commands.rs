@@ -38,6 +38,12 @@ const HEARTBEAT_PAGE: i32 = 200;
 #[derive(Debug)]
 pub struct CliError(String);
 
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError(message.into())
+    }
+}
+
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -64,6 +70,8 @@ pub async fn run(command: Command) -> Result<Value, CliError> {
         Command::HeartbeatAll(args) => heartbeat_all(&store().await?, args).await,
         Command::Sweep => sweep(&store().await?).await,
         Command::Events(args) => events(args).await,
+        Command::SsfKeygen(args) => crate::ssf::keygen(args),
+        Command::SsfPush(args) => crate::ssf::push(args).await,
     }
 }
 
@@ -92,7 +100,7 @@ async fn events(args: EventsArgs) -> Result<Value, CliError> {
 }
 
 /// The table named by `SESSIONS_TABLE`, through the standard AWS environment.
-async fn store() -> Result<DynamoStore, CliError> {
+pub async fn store() -> Result<DynamoStore, CliError> {
     let table = settings::table()?;
     Ok(DynamoStore::from_env(table, settings::tls_roots()?).await?)
 }

@@ -15,6 +15,8 @@
 //! sessions-admin heartbeat-all --app APP
 //! sessions-admin sweep
 //! sessions-admin events [--forward URL]... [--from trim-horizon|latest]
+//! sessions-admin ssf-keygen --out target/dev/ssf-signing-key.pem
+//! sessions-admin ssf-push [--listen 127.0.0.1:9200] [--dead-letters FILE]
 //! ```
 //!
 //! Configured like the functions: `SESSIONS_TABLE`, the standard AWS environment
@@ -30,6 +32,7 @@ mod args;
 mod commands;
 mod seed;
 mod settings;
+mod ssf;
 
 use std::io::Write;
 use std::process::ExitCode;

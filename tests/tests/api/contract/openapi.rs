@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
 use serde_json::{json, Value};
+use sessions::auth::Scope;
 use sessions::error::ApiError;
 use sessions::model::{DerivedStatus, Session, SessionStatus, StatusContext};
 use sessions::params::{ListParams, DEFAULT_LIMIT, MAX_CURSOR_LEN, MAX_LIMIT};
@@ -83,6 +84,7 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::Forbidden("x".into()),
         ApiError::ApplicationNotFound,
         ApiError::SessionNotFound,
+        ApiError::StreamNotFound,
         ApiError::Conflict("x".into()),
         ApiError::SessionDisconnected,
         ApiError::PayloadTooLarge { max_bytes: 1 },
@@ -100,6 +102,7 @@ fn every_api_error() -> Vec<ApiError> {
             | ApiError::Forbidden(_)
             | ApiError::ApplicationNotFound
             | ApiError::SessionNotFound
+            | ApiError::StreamNotFound
             | ApiError::Conflict(_)
             | ApiError::SessionDisconnected
             | ApiError::PayloadTooLarge { .. }
@@ -115,6 +118,7 @@ fn every_api_error() -> Vec<ApiError> {
 fn route_of(op: &MethodPath) -> Route {
     Route::ALL
         .into_iter()
+        .chain(Route::SHARED_SIGNALS)
         .find(|r| r.method() == op.0 && r.path() == op.1)
         .unwrap_or_else(|| panic!("{op:?} is no route of the code"))
 }
@@ -122,8 +126,15 @@ fn route_of(op: &MethodPath) -> Route {
 /// Whether `route` can answer `err`: the body's errors only where a body is read, a reused
 /// idempotency key only on connect, a disconnected session only on heartbeat.
 fn answers(route: Route, err: &ApiError) -> bool {
+    // The transmitter's discovery document and keys read nothing a caller sends.
+    if route.scope() == Scope::Public {
+        return matches!(err, ApiError::Internal);
+    }
     match err {
-        ApiError::Conflict(_) => route == Route::ConnectSession,
+        // A reused idempotency key; an organization's eleventh stream.
+        ApiError::Conflict(_) => matches!(route, Route::ConnectSession | Route::SsfStreamCreate),
+        ApiError::StreamNotFound => route.is_shared_signals() && route != Route::SsfStreamCreate,
+        ApiError::ApplicationNotFound | ApiError::SessionNotFound => !route.is_shared_signals(),
         ApiError::SessionDisconnected => route == Route::HeartbeatSession,
         ApiError::PayloadTooLarge { .. } | ApiError::UnsupportedMediaType => route.reads_body(),
         _ => true,
@@ -136,6 +147,8 @@ fn successes(route: Route) -> &'static [u64] {
     match route {
         Route::ConnectSession => &[200, 201],
         Route::RevokeSessions => &[200, 202],
+        Route::SsfStreamCreate => &[201],
+        Route::SsfStreamDelete | Route::SsfVerify => &[204],
         _ => &[200],
     }
 }
@@ -241,6 +254,7 @@ fn type_allows_null(schema: &Value) -> bool {
 fn routes_are_the_same_in_the_spec_the_template_and_the_watch_router() {
     let code: BTreeSet<MethodPath> = Route::ALL
         .iter()
+        .chain(Route::SHARED_SIGNALS.iter())
         .map(|r| (r.method().to_string(), r.path().to_string()))
         .collect();
     let spec_routes: BTreeSet<MethodPath> = operations(&openapi()).into_keys().collect();
@@ -257,7 +271,7 @@ fn routes_are_the_same_in_the_spec_the_template_and_the_watch_router() {
         "openapi.yaml vs the watch router"
     );
     // Each route is served by the function its `name` names.
-    for route in Route::ALL {
+    for route in Route::ALL.into_iter().chain(Route::SHARED_SIGNALS) {
         let key = (route.method().to_string(), route.path().to_string());
         assert_eq!(router[&key], route.name(), "{route:?}");
     }
@@ -268,6 +282,12 @@ fn each_operation_requires_the_scopes_the_authorizer_requires() {
     let spec = openapi();
     let deployed = template_routes(&template());
     for (route, op) in operations(&spec) {
+        let (_, event) = &deployed[&route];
+        // Public (the transmitter's discovery and keys): no security here, no authorizer there.
+        if event["Properties"]["Auth"]["Authorizer"] == "NONE" {
+            assert_eq!(op["security"], json!([]), "{route:?}");
+            continue;
+        }
         let alternatives: Vec<String> = op["security"]
             .as_array()
             .unwrap_or_else(|| panic!("{route:?} declares its security"))
@@ -280,7 +300,6 @@ fn each_operation_requires_the_scopes_the_authorizer_requires() {
             .collect();
         let mut alternatives = alternatives;
         alternatives.sort();
-        let (_, event) = &deployed[&route];
         assert_eq!(
             alternatives,
             strings(&event["Properties"]["Auth"]["AuthorizationScopes"]),

@@ -152,7 +152,7 @@ fn every_route_is_behind_the_jwt_authorizer_with_its_scopes() {
     );
 
     let routes = template_routes(&t);
-    assert_eq!(routes.len(), Route::ALL.len());
+    assert_eq!(routes.len(), Route::ALL.len() + Route::SHARED_SIGNALS.len());
     for ((method, path), (id, event)) in routes {
         let p = &event["Properties"];
         assert_eq!(p["ApiId"], json!({"Ref": "SessionsApi"}), "{id}");
@@ -160,14 +160,20 @@ fn every_route_is_behind_the_jwt_authorizer_with_its_scopes() {
             p["PayloadFormatVersion"], "2.0",
             "{id}: the events in events/ are 2.0"
         );
+        let route = Route::ALL
+            .into_iter()
+            .chain(Route::SHARED_SIGNALS)
+            .find(|r| r.method() == method && r.path() == path)
+            .unwrap_or_else(|| panic!("{method} {path} is not a route of the API"));
+        // The transmitter's discovery document and keys are public, and nothing else is.
+        if route.scope() == Scope::Public {
+            assert_eq!(p["Auth"], json!({"Authorizer": "NONE"}), "{id}");
+            continue;
+        }
         assert_eq!(p["Auth"]["Authorizer"], "JwtAuthorizer", "{id}");
         // API Gateway lets a route through when the token holds ANY listed scope: exactly the
         // scopes that satisfy the route's (management:all beside a management scope, nothing
-        // beside sessions:connect).
-        let route = Route::ALL
-            .into_iter()
-            .find(|r| r.method() == method && r.path() == path)
-            .unwrap_or_else(|| panic!("{method} {path} is not a route of the API"));
+        // beside sessions:connect or ssf:manage).
         let mut expected: Vec<String> = route
             .scope()
             .accepted()
@@ -373,9 +379,13 @@ fn functions_have_least_privilege() {
             .filter(|(_, (f, _))| f == &id)
             .map(|((m, _), _)| m.as_str())
             .collect();
-        // The reads are GETs; revocations, the connection side and the sweeper write.
-        let writes =
-            methods.contains("DELETE") || methods.contains("POST") || scheduled.contains(&id);
+        // The reads are GETs; revocations, the connection side, the stream management and
+        // the sweeper write. The verification endpoint only sends a SET.
+        let writes = ["DELETE", "POST", "PUT", "PATCH"]
+            .iter()
+            .any(|m| methods.contains(m))
+            && id != "SsfVerifyFunction"
+            || scheduled.contains(&id);
         // The stream's consumer: the table's stream is what invokes it.
         let consumes = function["Properties"]["Events"]
             .as_object()
@@ -403,9 +413,6 @@ fn functions_have_least_privilege() {
                     ("events", "events:PutEvents") => {
                         vec![json!({"Fn::GetAtt": ["SessionEventBus", "Arn"]})]
                     }
-                    ("sqs", "sqs:SendMessage") => {
-                        vec![json!({"Fn::GetAtt": ["SessionEventsFailureQueue", "Arn"]})]
-                    }
                     ("dynamodb", _) => std::iter::once(table_arn.clone())
                         .chain(index_arns.iter().cloned())
                         .collect(),
@@ -416,6 +423,16 @@ fn functions_have_least_privilege() {
                     ("xray", "xray:PutTraceSegments" | "xray:PutTelemetryRecords") => {
                         vec![json!("*")]
                     }
+                    // The Shared Signals signing key, and its delivery queues.
+                    ("kms", "kms:GetPublicKey" | "kms:Sign") => {
+                        vec![json!({"Fn::GetAtt": ["SsfSigningKey", "Arn"]})]
+                    }
+                    // Its delivery queues, and the stream consumer's failed batches.
+                    ("sqs", _) => vec![
+                        json!({"Fn::GetAtt": ["SsfDeliveryQueue", "Arn"]}),
+                        json!({"Fn::GetAtt": ["SsfDeadLetterQueue", "Arn"]}),
+                        json!({"Fn::GetAtt": ["SessionEventsFailureQueue", "Arn"]}),
+                    ],
                     _ => panic!("{id}: unexpected action {action}"),
                 };
                 for r in &resources {

@@ -101,9 +101,24 @@ fn every_route_is_behind_the_jwt_authorizer() {
             "JwtConfiguration has {key}"
         );
     }
+    // Only the Shared Signals transmitter's discovery document and keys are public.
+    let public: BTreeSet<String> = Route::SHARED_SIGNALS
+        .into_iter()
+        .filter(|r| r.scope() == Scope::Public)
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(public.len(), 2);
+    let mut path = None;
     for line in &lines {
+        if let Some(v) = value_of(line, "Path:") {
+            path = Some(v);
+        }
         if let Some(v) = value_of(line, "Authorizer:") {
-            assert_eq!(v, "JwtAuthorizer", "a route opts out of the authorizer");
+            let opens = v == "NONE" && path.as_ref().is_some_and(|p| public.contains(p));
+            assert!(
+                v == "JwtAuthorizer" || opens,
+                "{path:?}: a route opts out of the authorizer"
+            );
         }
     }
 }
@@ -127,6 +142,19 @@ fn the_template_and_the_functions_agree_on_scopes() {
             scopes.sort();
             ((route.method().into(), route.path().into()), scopes)
         })
+        // The transmitter's management routes take a receiver's token with ssf:manage alone.
+        .chain(
+            Route::SHARED_SIGNALS
+                .into_iter()
+                .filter(|r| r.scope() != Scope::Public)
+                .map(|route| {
+                    assert_eq!(route.scope().accepted(), ["ssf:manage"], "{route:?}");
+                    (
+                        (route.method().into(), route.path().into()),
+                        vec!["ssf:manage".to_string()],
+                    )
+                }),
+        )
         .collect();
     assert_eq!(route_scopes(&code_lines(&template())), expected);
 }
@@ -145,27 +173,68 @@ enum On {
 /// The functions no route serves: invoked on a schedule (template.yaml's
 /// `AWS::Scheduler::Schedule`), by their function name.
 const SCHEDULED: &[&str] = &["sweep-sessions"];
+/// The functions an SQS queue triggers: the Shared Signals push worker.
+const QUEUED: &[&str] = &["ssf-push"];
+
+/// Beside its logs and traces, what each function may do outside DynamoDB: the Shared Signals
+/// functions read the signing key's public half (GetPublicKey, at init, for the JWKS and the
+/// `kid`); those that send SETs sign with it; the push worker takes its queue's messages and
+/// re-enqueues retries and dead letters. Every other function: nothing.
+const OTHER_GRANTS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "ssf-configuration",
+        &[("kms:GetPublicKey", "SsfSigningKey")],
+    ),
+    ("ssf-jwks", &[("kms:GetPublicKey", "SsfSigningKey")]),
+    ("ssf-stream", &[("kms:GetPublicKey", "SsfSigningKey")]),
+    ("ssf-status", &[("kms:GetPublicKey", "SsfSigningKey")]),
+    (
+        "ssf-verify",
+        &[
+            ("kms:GetPublicKey", "SsfSigningKey"),
+            ("kms:Sign", "SsfSigningKey"),
+        ],
+    ),
+    (
+        "ssf-push",
+        &[
+            ("kms:GetPublicKey", "SsfSigningKey"),
+            ("kms:Sign", "SsfSigningKey"),
+            ("sqs:ReceiveMessage", "SsfDeliveryQueue"),
+            ("sqs:DeleteMessage", "SsfDeliveryQueue"),
+            ("sqs:GetQueueAttributes", "SsfDeliveryQueue"),
+            ("sqs:ChangeMessageVisibility", "SsfDeliveryQueue"),
+            ("sqs:SendMessage", "SsfDeliveryQueue"),
+            ("sqs:SendMessage", "SsfDeadLetterQueue"),
+        ],
+    ),
+    // Publish on the stack's bus, and record the batches it could not publish.
+    (
+        "session-events",
+        &[
+            ("events:PutEvents", "SessionEventBus"),
+            ("sqs:SendMessage", "SessionEventsFailureQueue"),
+        ],
+    ),
+];
+
+/// [`OTHER_GRANTS`]' row of `name`, as (action, resource) pairs.
+fn other_grants(name: &str) -> BTreeSet<(String, String)> {
+    OTHER_GRANTS
+        .iter()
+        .filter(|(row, _)| *row == name)
+        .flat_map(|(_, grants)| grants.iter())
+        .map(|(action, resource)| {
+            (
+                action.to_string(),
+                json!({"Fn::GetAtt": [resource, "Arn"]}).to_string(),
+            )
+        })
+        .collect()
+}
 
 /// The functions the table's change stream invokes (a DynamoDB event source), by function name.
 const STREAM_CONSUMERS: &[&str] = &["session-events"];
-
-/// What a function may do besides DynamoDB, its logs and its traces: (action, resource).
-fn other_grants(name: &str) -> Vec<(&'static str, Value)> {
-    match name {
-        // Publish on the stack's bus, and record the batches it could not publish.
-        "session-events" => vec![
-            (
-                "events:PutEvents",
-                json!({"Fn::GetAtt": ["SessionEventBus", "Arn"]}),
-            ),
-            (
-                "sqs:SendMessage",
-                json!({"Fn::GetAtt": ["SessionEventsFailureQueue", "Arn"]}),
-            ),
-        ],
-        _ => Vec::new(),
-    }
-}
 
 /// One row per function (named by `Route::name`, then the [`SCHEDULED`] and
 /// [`STREAM_CONSUMERS`] ones): every DynamoDB
@@ -244,6 +313,30 @@ const DYNAMODB_GRANTS: &[(&str, &[(&str, On)])] = &[
             ("dynamodb:GetItem", On::Table),
         ],
     ),
+    // The Shared Signals transmitter: discovery and keys touch no table.
+    ("ssf-configuration", &[]),
+    ("ssf-jwks", &[]),
+    (
+        "ssf-stream",
+        &[
+            // store::streams: the organization's streams (list), one stream (read, and before
+            // an update or replace), create/update/replace, delete.
+            ("dynamodb:Query", On::Table),
+            ("dynamodb:GetItem", On::Table),
+            ("dynamodb:PutItem", On::Table),
+            ("dynamodb:DeleteItem", On::Table),
+        ],
+    ),
+    (
+        "ssf-status",
+        // The stream, written back with its new status.
+        &[
+            ("dynamodb:GetItem", On::Table),
+            ("dynamodb:PutItem", On::Table),
+        ],
+    ),
+    // The stream the verification SET goes to.
+    ("ssf-verify", &[("dynamodb:GetItem", On::Table)]),
     (
         "sweep-sessions",
         &[
@@ -264,6 +357,15 @@ const DYNAMODB_GRANTS: &[(&str, &[(&str, On)])] = &[
             ("dynamodb:ListStreams", On::Stream),
         ],
     ),
+    (
+        "ssf-push",
+        &[
+            // ssf::transmitter: the event's organization's streams, and each stream again
+            // before a push (it may have been paused, changed or deleted meanwhile).
+            ("dynamodb:Query", On::Table),
+            ("dynamodb:GetItem", On::Table),
+        ],
+    ),
 ];
 
 /// The partition keys a grant may address: application partitions (`ORG#…`) on the table; the
@@ -281,14 +383,19 @@ fn leading_keys_condition(pattern: &str) -> Value {
     json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [pattern]}})
 }
 
-/// The functions the rows are for: every route's, then the scheduled ones, then the stream's.
+/// The functions the rows are for: every route's (the transmitter's serve several routes
+/// each), then the scheduled ones, the stream's and the queue-triggered ones.
 fn function_names() -> Vec<&'static str> {
-    Route::ALL
-        .iter()
-        .map(|r| r.name())
-        .chain(SCHEDULED.iter().copied())
-        .chain(STREAM_CONSUMERS.iter().copied())
-        .collect()
+    let mut names: Vec<&'static str> = Vec::new();
+    for route in Route::ALL.into_iter().chain(Route::SHARED_SIGNALS) {
+        if !names.contains(&route.name()) {
+            names.push(route.name());
+        }
+    }
+    names.extend(SCHEDULED.iter().copied());
+    names.extend(STREAM_CONSUMERS.iter().copied());
+    names.extend(QUEUED.iter().copied());
+    names
 }
 
 fn expected_grants(name: &str) -> Option<BTreeSet<(String, On)>> {
@@ -350,7 +457,7 @@ fn iam_problems(t: &Value) -> Vec<String> {
             .unwrap_or_default();
         if !function_names().contains(&binary) {
             problems.push(format!(
-                "{id} ({binary:?}) serves no route and is neither scheduled nor the stream's"
+                "{id} ({binary:?}) serves no route and is neither scheduled, queue-triggered nor the stream's"
             ));
         }
     }
@@ -423,8 +530,8 @@ fn iam_problems(t: &Value) -> Vec<String> {
             ("xray:PutTelemetryRecords", json!("*")),
         ]
         .into_iter()
-        .chain(other_grants(name))
         .map(|(a, r)| (a.to_string(), r.to_string()))
+        .chain(other_grants(name))
         .collect();
         if grants.other != logs_and_traces {
             problems.push(format!(
@@ -612,7 +719,8 @@ fn the_expected_table_has_one_row_per_function_and_no_other() {
     assert_eq!(
         rows,
         function_names(),
-        "one row per route, in Route::ALL's order, then the scheduled functions"
+        "one row per route's function, in Route::ALL's then Route::SHARED_SIGNALS' order, \
+         then the scheduled, the stream's and the queue-triggered functions"
     );
 }
 
@@ -830,9 +938,115 @@ async fn each_row_covers_what_its_function_does() {
     }
     assert!(mid_list, "a list page was read with a cursor");
 
+    // The Shared Signals functions, over the same counting client: each route of the
+    // configuration, status and verification endpoints, then the push worker's event.
+    let transmitter = shared_signals_transmitter(DynamoStore::new(
+        counting_client(&world.engine.endpoint, counter.clone()),
+        table.clone(),
+    ))
+    .await;
+    let ssf_api = api.clone().with_transmitter(transmitter.clone());
+    let manage = |route: Route| {
+        sessions_tests::Event::new(route, "", None).claims(world.org, sessions::ssf::MANAGE_SCOPE)
+    };
+    counter.reset();
+    let created = call(
+        &ssf_api,
+        manage(Route::SsfStreamCreate).json_body(&json!({"delivery": {
+            "method": sessions::ssf::PUSH_METHOD, "endpoint_url": "http://127.0.0.1:9/events"},
+            "events_requested": [sessions::ssf::SESSION_REVOKED]})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    used.entry(Route::SsfStreamCreate.name())
+        .or_default()
+        .extend(counter.by_operation().into_keys());
+    let id = created.body["stream_id"]
+        .as_str()
+        .expect("stream_id")
+        .to_string();
+    let ssf_cases: Vec<(Route, sessions_tests::Event)> = vec![
+        (
+            Route::SsfConfiguration,
+            sessions_tests::Event::new(Route::SsfConfiguration, "", None),
+        ),
+        (
+            Route::SsfJwks,
+            sessions_tests::Event::new(Route::SsfJwks, "", None),
+        ),
+        (Route::SsfStreamRead, manage(Route::SsfStreamRead)),
+        (
+            Route::SsfStreamRead,
+            manage(Route::SsfStreamRead).query("stream_id", &id),
+        ),
+        (
+            Route::SsfStreamUpdate,
+            manage(Route::SsfStreamUpdate).json_body(&json!({"stream_id": id, "description": "x"})),
+        ),
+        (
+            Route::SsfStreamReplace,
+            manage(Route::SsfStreamReplace).json_body(&json!({"stream_id": id, "delivery": {
+                "method": sessions::ssf::PUSH_METHOD, "endpoint_url": "http://127.0.0.1:9/events"},
+                "events_requested": [sessions::ssf::SESSION_REVOKED]})),
+        ),
+        (
+            Route::SsfStatusRead,
+            manage(Route::SsfStatusRead).query("stream_id", &id),
+        ),
+        (
+            Route::SsfStatusUpdate,
+            manage(Route::SsfStatusUpdate)
+                .json_body(&json!({"stream_id": id, "status": "enabled"})),
+        ),
+        (
+            Route::SsfVerify,
+            manage(Route::SsfVerify).json_body(&json!({"stream_id": id})),
+        ),
+        (
+            Route::SsfStreamDelete,
+            manage(Route::SsfStreamDelete).query("stream_id", &missing.to_string()),
+        ),
+    ];
+    for (route, event) in ssf_cases {
+        counter.reset();
+        let reply = call(&ssf_api, event).await;
+        assert!(
+            reply.status < 500,
+            "{route:?}: {} {:#}",
+            reply.status,
+            reply.body
+        );
+        used.entry(route.name())
+            .or_default()
+            .extend(counter.by_operation().into_keys());
+    }
+    counter.reset();
+    let event = sessions::events::SessionEvent {
+        version: sessions::events::DETAIL_VERSION.into(),
+        event_id: Uuid::new_v4(),
+        kind: sessions::events::EventKind::ApplicationSessionsRevoked,
+        organization_id: world.org,
+        application_id: world.app.id,
+        session_id: None,
+        occurred_at: sessions::time::now(),
+        reason: None,
+    };
+    let jobs = transmitter.fan_out(&event).await.expect("fan out");
+    for job in jobs {
+        transmitter.attempt(job).await;
+    }
+    used.entry("ssf-push")
+        .or_default()
+        .extend(counter.by_operation().into_keys());
+
     const TRANSACTION_MEMBERS: [&str; 2] = ["dynamodb:ConditionCheckItem", "dynamodb:PutItem"];
-    for route in Route::ALL {
-        let name = route.name();
+    // The scheduled function's calls are counted elsewhere; the stream consumer's grants are
+    // Lambda's event source reading the stream with its role (its handler makes no
+    // DynamoDB call: `events::` runs it).
+    for name in function_names()
+        .into_iter()
+        .filter(|n| !SCHEDULED.contains(n) && !STREAM_CONSUMERS.contains(n))
+    {
         let row: BTreeSet<String> = expected_grants(name)
             .expect("a row")
             .into_iter()
@@ -849,6 +1063,23 @@ async fn each_row_covers_what_its_function_does() {
         }
         assert_eq!(row, needed, "{name}: its row, and what it did ({ops:?})");
     }
+}
+
+/// A transmitter over `store` (a fresh local key, loopback receivers allowed).
+async fn shared_signals_transmitter(
+    store: sessions::store::DynamoStore,
+) -> sessions::ssf::transmitter::Transmitter {
+    let pem = sessions::ssf::signer::LocalSigner::generate_pem();
+    let settings = sessions::ssf::settings::SsfSettings::from_lookup(|name| match name {
+        "SESSIONS_SSF_ISSUER" => Some("https://ssf.test.example".into()),
+        "SESSIONS_SSF_SIGNING_KEY_PEM" => Some(pem.clone()),
+        "SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS" => Some("true".into()),
+        _ => None,
+    })
+    .expect("transmitter settings");
+    sessions::ssf::transmitter::Transmitter::new(&settings, store, Default::default())
+        .await
+        .expect("transmitter")
 }
 
 /// The logical id of the one schedule.
