@@ -320,7 +320,7 @@ impl McpSession {
         match &answer {
             Answer::Served(result)
                 if result["isError"] == false
-                    && result["content"][0]["text"] == (a + b).to_string() =>
+                    && result["content"][0]["text"].as_str() == Some(&(a + b).to_string()) =>
             {
                 Ok(answer)
             }

@@ -1,6 +1,7 @@
 //! `make bench`: proves, on this machine and in one run, what Rust is chosen for here — cold
-//! start, package size, memory, handler overhead, round trips and revoke throughput — and what
-//! the connection side would ask of DynamoDB's partitions at the contract's scale, against
+//! start, package size, memory, handler overhead, round trips and revoke throughput — what
+//! the connection side would ask of DynamoDB's partitions at the contract's scale, and what the
+//! session gateway costs a tool call and how soon it cuts revoked clients off, against
 //! the goals in `docs/benchmarks.md`, and writes `target/bench/summary.json` plus a table on stdout.
 //!
 //! Every figure comes from the artefacts that would be deployed (`cargo lambda build --release`)
