@@ -7,12 +7,13 @@ use crate::artefacts::{self, Artefact};
 use crate::capacity;
 use crate::coldstart;
 use crate::entropy;
+use crate::gateway;
 use crate::initprobe;
 use crate::load;
 use crate::overhead;
 use crate::report::Summary;
 use crate::revoke;
-use crate::stats::{median, round, Spread};
+use crate::stats::{median, quantile, round, Spread};
 
 /// `zip_bytes_max` and every artefact's sizes.
 pub fn package_figures(
@@ -492,6 +493,118 @@ pub fn init_steps_figures(summary: &mut Summary, steps: &[initprobe::InitSteps])
             "notes": "a function's init steps timed one by one in fresh processes with its \
                       environment (Api::from_env split as DynamoStore::from_env does it); the \
                       rest of init_ms is exec, loading the binary and the first poll",
+        }),
+    );
+}
+
+/// `gateway_overhead_ratio`: a tool call through the gateway against the same call straight to
+/// the upstream.
+pub fn gateway_overhead_figures(summary: &mut Summary, o: &Result<gateway::Overhead, String>) {
+    let o = match o {
+        Ok(o) => o,
+        Err(e) => {
+            summary.figure_or_error("gateway_overhead_ratio", Err(e.clone()), "");
+            return;
+        }
+    };
+    let (through, direct) = (median(&o.gateway_ms), median(&o.direct_ms));
+    let nodelay = median(&o.gateway_nodelay_ms);
+    summary.figure(
+        "gateway_overhead_ratio",
+        Some(round(through / direct, 3)),
+        format!(
+            "tools/call of the example MCP server's add (official Python SDK, Streamable HTTP, SSE \
+             answers) through the gateway listening as its binary does (token verified, session \
+             touched, answer streamed back) / the same call straight to the server; one MCP \
+             session per path opened alike, {} calls each, interleaved, the order rotating; \
+             medians: {} ms / {} ms. Through the same gateway on a listener whose connections \
+             have TCP_NODELAY: {} ms, a ratio of {}",
+            o.gateway_ms.len(),
+            round(through, 3),
+            round(direct, 3),
+            round(nodelay, 3),
+            round(nodelay / direct, 3)
+        ),
+    );
+    summary.extra(
+        "gateway_overhead_ms",
+        json!({
+            "through_gateway": Spread::of(&o.gateway_ms),
+            "through_gateway_tcp_nodelay": Spread::of(&o.gateway_nodelay_ms),
+            "direct": Spread::of(&o.direct_ms),
+            "ratio_with_tcp_nodelay": round(nodelay / direct, 3),
+            "notes": "the gateway's answers are streamed (head, then body chunks); without \
+                      TCP_NODELAY on its accepted connections Nagle's algorithm holds a chunk back \
+                      until the client's delayed ACK of the one before (about 40 ms on Linux)",
+        }),
+    );
+}
+
+/// `cutoff_seconds_p50` and `cutoff_seconds_p99`: from a revoke-all's answer to each connected
+/// client's first refused request.
+pub fn cutoff_figures(summary: &mut Summary, c: &Result<gateway::Cutoffs, String>) {
+    let c = match c {
+        Ok(c) => c,
+        Err(e) => {
+            summary.figure_or_error("cutoff_seconds_p50", Err(e.clone()), "");
+            summary.figure_or_error("cutoff_seconds_p99", Err(e.clone()), "");
+            return;
+        }
+    };
+    let (p50, p99) = (quantile(&c.seconds, 0.5), quantile(&c.seconds, 0.99));
+    let goal = c.heartbeat_seconds + gateway::CUTOFF_MARGIN_SECONDS;
+    let method = format!(
+        "{} MCP sessions open through the gateway (heartbeat every {} s, jittered), each holding \
+         its GET stream and pinging every {} ms, or at once when the stream ends; a revoke-all \
+         through the API; per session, from its answer to the session's first refused request \
+         (401 or 404, or a request whose answer's stream ended first)",
+        c.sessions,
+        c.heartbeat_seconds,
+        gateway::POLL_PAUSE.as_millis()
+    );
+    summary.figure("cutoff_seconds_p50", Some(round(p50, 3)), method);
+    summary.figure(
+        "cutoff_seconds_p99",
+        Some(round(p99, 3)),
+        format!(
+            "the same sessions' 99th percentile; goal: within one heartbeat interval plus {} s \
+             ({} s): {}",
+            gateway::CUTOFF_MARGIN_SECONDS,
+            goal,
+            if p99 <= goal { "holds" } else { "MISSED" }
+        ),
+    );
+    summary.extra(
+        "cutoff",
+        json!({
+            "sessions": c.sessions,
+            "heartbeat_seconds": c.heartbeat_seconds,
+            "poll_pause_ms": gateway::POLL_PAUSE.as_millis() as u64,
+            "goal_p99_seconds": goal,
+            "p99_within_goal": p99 <= goal,
+            "seconds": {
+                "p50": round(p50, 3),
+                "p90": round(quantile(&c.seconds, 0.9), 3),
+                "p99": round(p99, 3),
+                "max": round(quantile(&c.seconds, 1.0), 3),
+                "min": round(quantile(&c.seconds, 0.0), 3),
+            },
+            "seconds_from_the_request": {
+                "p50": round(quantile(&c.seconds_from_request, 0.5), 3),
+                "p99": round(quantile(&c.seconds_from_request, 0.99), 3),
+            },
+            "revoke_all_seconds": round(c.revoke_all_seconds, 3),
+            "refused_before_the_answer": c.before_answer,
+            "streams_ended_first": c.streams_ended_first,
+            "refusals": c.refusals,
+            "bracket_ms": Spread::of(&c.bracket_ms),
+            "pings_served_before": c.served_before,
+            "revoke_all_disconnected_count": c.disconnected_count,
+            "open_seconds": round(c.open_seconds, 3),
+            "notes": "bracket: per session, from sending its last served ping to its first \
+                      refused answer, the window pings alone would place the cut-off in (the \
+                      stream's end places it closer); a session refused before the revoke-all's \
+                      answer arrived counts 0",
         }),
     );
 }

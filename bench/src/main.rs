@@ -1,6 +1,7 @@
 //! `make bench`: proves, on this machine and in one run, what Rust is chosen for here — cold
-//! start, package size, memory, handler overhead, round trips and revoke throughput — and what
-//! the connection side would ask of DynamoDB's partitions at the contract's scale, against
+//! start, package size, memory, handler overhead, round trips and revoke throughput — what
+//! the connection side would ask of DynamoDB's partitions at the contract's scale, and what the
+//! session gateway costs a tool call and how soon it cuts revoked clients off, against
 //! the goals in `docs/benchmarks.md`, and writes `target/bench/summary.json` plus a table on stdout.
 //!
 //! Every figure comes from the artefacts that would be deployed (`cargo lambda build --release`)
@@ -15,6 +16,7 @@ mod coldstart;
 mod emulator;
 mod entropy;
 mod figures;
+mod gateway;
 mod initprobe;
 mod latency;
 mod load;
@@ -94,6 +96,18 @@ struct Args {
     /// no builds, no function processes. For working on the bench itself.
     #[arg(long)]
     in_process_only: bool,
+    /// Timed tool calls on each path of the gateway-overhead comparison.
+    #[arg(long, default_value_t = 400)]
+    gateway_calls: usize,
+    /// MCP sessions open through the gateway when a revoke-all cuts them off.
+    #[arg(long, default_value_t = 64)]
+    cutoff_sessions: usize,
+    /// The gateway's heartbeat interval in the gateway phase (seconds).
+    #[arg(long, default_value_t = 1.0)]
+    gateway_heartbeat_seconds: f64,
+    /// Only the gateway phase (overhead and cut-off): for working on it.
+    #[arg(long)]
+    gateway_only: bool,
     /// Use the artefacts of an earlier run instead of building.
     #[arg(long)]
     skip_build: bool,
@@ -157,6 +171,11 @@ async fn run(args: Args) -> ExitCode {
 
     let mut summary = Summary::default();
     let mut errors: Vec<String> = Vec::new();
+
+    if args.gateway_only {
+        gateway_phase(&args, started, &mut summary, &mut errors).await;
+        return conclude(&mut summary, &out, &errors, started);
+    }
 
     let functions = if args.in_process_only {
         Vec::new()
@@ -223,6 +242,8 @@ async fn run(args: Args) -> ExitCode {
         summary.extra("revoke_with_round_trip", revoke_with_rtt(&args).await);
     }
 
+    gateway_phase(&args, started, &mut summary, &mut errors).await;
+
     phase(
         started,
         &format!(
@@ -284,15 +305,57 @@ async fn run(args: Args) -> ExitCode {
         }
     }
 
-    finish(&mut summary, &out, &errors, started);
+    conclude(&mut summary, &out, &errors, started)
+}
+
+/// Writes the summary; the exit code says whether everything could be measured.
+fn conclude(summary: &mut Summary, out: &Path, errors: &[String], started: Instant) -> ExitCode {
+    finish(summary, out, errors, started);
     if errors.is_empty() {
         ExitCode::SUCCESS
     } else {
-        for e in &errors {
+        for e in errors {
             eprintln!("bench: error: {e}");
         }
         ExitCode::from(2)
     }
+}
+
+/// The session gateway in front of the example MCP server: a tool call's overhead, then how
+/// soon a revoke-all cuts connected clients off.
+async fn gateway_phase(
+    args: &Args,
+    started: Instant,
+    summary: &mut Summary,
+    errors: &mut Vec<String>,
+) {
+    phase(
+        started,
+        &format!(
+            "gateway: {} tool calls each way, then {} sessions cut off by a revoke-all \
+             (heartbeat every {} s)",
+            args.gateway_calls, args.cutoff_sessions, args.gateway_heartbeat_seconds
+        ),
+    );
+    let (overhead, cutoffs) = match gateway::Stack::start(args.gateway_heartbeat_seconds).await {
+        Ok(stack) => {
+            let overhead = gateway::overhead(&stack, args.gateway_calls).await;
+            let cutoffs = gateway::cutoff(&stack, args.cutoff_sessions).await;
+            stack.stop().await;
+            (overhead, cutoffs)
+        }
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
+    for (what, r) in [
+        ("overhead", overhead.as_ref().err()),
+        ("cut-off", cutoffs.as_ref().err()),
+    ] {
+        if let Some(e) = r {
+            errors.push(format!("gateway {what}: {e}"));
+        }
+    }
+    figures::gateway_overhead_figures(summary, &overhead);
+    figures::cutoff_figures(summary, &cutoffs);
 }
 
 /// Everything measured on the built binaries: package sizes, cold starts (plain and over TLS),
