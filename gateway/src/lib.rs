@@ -29,6 +29,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use serde_json::json;
 use tokio_util::task::TaskTracker;
@@ -197,7 +198,12 @@ async fn resource_metadata(State(gateway): State<Arc<Gateway>>) -> Response {
 }
 
 async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
-    let body = json!({"status": "ok", "sessionsOpen": gateway.registry.len()});
+    let signals = match &gateway.receiver {
+        None => "off",
+        Some(receiver) if receiver.registration.get().is_some() => "registered",
+        Some(_) => "registering",
+    };
+    let body = json!({"status": "ok", "sessionsOpen": gateway.registry.len(), "signals": signals});
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -247,6 +253,15 @@ async fn session(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Res
         .into_response()
 }
 
+/// Sends each write at once: an SSE answer goes out as its head and then its events, in
+/// separate small writes, and Nagle's algorithm would hold each second write for the client's
+/// delayed acknowledgement (about 40 ms a request).
+fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY could not be set");
+    }
+}
+
 /// Serves until `shutdown` resolves, then closes every session (reporting its disconnect)
 /// and waits up to the shutdown setting for those reports.
 pub async fn serve(
@@ -272,7 +287,7 @@ pub async fn serve(
     }
     let closing = gateway.clone();
     axum::serve(
-        listener,
+        listener.tap_io(no_delay),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {

@@ -284,6 +284,7 @@ impl Receiver {
         }
         let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
+            tracing::warn!(error = %e, "a pushed SET was refused");
             match e.kind() {
                 ErrorKind::InvalidIssuer => (
                     StatusCode::BAD_REQUEST,

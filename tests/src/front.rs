@@ -42,6 +42,12 @@ impl Front {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the API front");
+        Front::start_on(listener, api)
+    }
+
+    /// The front on `listener` (bound beforehand when the API must know its own URL, as the
+    /// Shared Signals transmitter's issuer does).
+    pub fn start_on(listener: tokio::net::TcpListener, api: Api) -> Front {
         let addr: SocketAddr = listener.local_addr().expect("front address");
         let shared = Arc::new(Shared {
             api,
@@ -74,10 +80,12 @@ impl Front {
     }
 }
 
-/// The route and its path parameters a method and path name, if any.
+/// The route and its path parameters a method and path name, if any (an application id is
+/// empty on the routes without one).
 fn route_of(method: &str, path: &str) -> Option<(Route, String, Option<String>)> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    Route::ALL.into_iter().find_map(|route| {
+    let routes = Route::ALL.into_iter().chain(Route::SHARED_SIGNALS);
+    routes.into_iter().find_map(|route| {
         if route.method() != method {
             return None;
         }
@@ -94,7 +102,7 @@ fn route_of(method: &str, path: &str) -> Option<(Route, String, Option<String>)>
                 _ => return None,
             }
         }
-        Some((route, app?, session))
+        Some((route, app.unwrap_or_default(), session))
     })
 }
 
@@ -165,6 +173,10 @@ mod tests {
             Some((Route::HeartbeatSession, app.to_string(), Some("s1".into())))
         );
         assert_eq!(route_of("PUT", &sessions), None);
+        assert_eq!(
+            route_of("GET", "/.well-known/ssf-configuration").map(|r| r.0),
+            Some(Route::SsfConfiguration)
+        );
         assert_eq!(route_of("GET", "/api/v1/other"), None);
     }
 }

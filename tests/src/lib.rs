@@ -23,6 +23,7 @@ pub mod faults;
 pub mod front;
 pub mod mcp;
 pub mod process;
+pub mod signals;
 pub mod tls;
 
 pub const CURSOR_KEY: &str = "test-cursor-key-0123456789abcdef0123";

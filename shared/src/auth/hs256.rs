@@ -75,11 +75,15 @@ static PROVIDER: CryptoProvider = CryptoProvider {
     key_utils: KeyUtils::new_unimplemented(),
 };
 
-/// Makes this the process's provider before any token is signed or verified. Idempotent;
-/// where a test build enables one of jsonwebtoken's own providers and it got there first,
-/// that one stays (it verifies HS256 the same way).
+/// Makes this the process's provider before any token is signed or verified. Idempotent.
+/// Where a build enables one of jsonwebtoken's own providers (the tests, the bench and the
+/// gateway do; the functions never), that one is the process's: it verifies HS256 the same
+/// way, and the other algorithms a process with a gateway or a Shared Signals receiver in it
+/// needs as well.
 pub(crate) fn install() {
-    let _ = PROVIDER.install_default();
+    if CryptoProvider::try_get_default().is_none() {
+        let _ = PROVIDER.install_default();
+    }
 }
 
 #[cfg(test)]

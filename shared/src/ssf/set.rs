@@ -60,11 +60,24 @@ pub fn session_revoked(
         sub_id: Value::Object(subject),
         events: json!({
             SESSION_REVOKED: {
-                "event_timestamp": event.occurred_at.timestamp(),
+                "event_timestamp": numeric_date(event.occurred_at),
                 "initiating_entity": "admin",
             }
         }),
     })
+}
+
+/// A NumericDate (RFC 7519): seconds since the epoch, with the milliseconds as a fraction when
+/// the time has them. A revoke-all covers the sessions connected at or before its time, so a
+/// receiver comparing connection times needs more than whole seconds: a session that connected
+/// within the same second, after the revocation, is not covered.
+pub fn numeric_date(t: Timestamp) -> Value {
+    let ms = t.timestamp_millis();
+    if ms % 1000 == 0 {
+        json!(ms / 1000)
+    } else {
+        json!(ms as f64 / 1000.0)
+    }
 }
 
 /// SSF 1.0's verification SET for `stream_id`, echoing the receiver's `state`.
@@ -126,7 +139,7 @@ mod tests {
         );
         assert_eq!(
             set.events[SESSION_REVOKED]["event_timestamp"],
-            e.occurred_at.timestamp()
+            numeric_date(e.occurred_at)
         );
         assert_eq!(set.events[SESSION_REVOKED]["initiating_entity"], "admin");
         assert_eq!(set.txn, Some(e.event_id.to_string()));

@@ -147,18 +147,7 @@ sys.exit(1 if errors else 0)
 
 /// The local runner's stream reader over the world's table.
 pub fn poller(world: &World, start: StartAt) -> StreamPoller {
-    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(&world.engine.endpoint)
-        .build();
-    StreamPoller::new(
-        aws_sdk_dynamodbstreams::Client::from_conf(config),
-        world.store.table(),
-        start,
-    )
+    sessions_tests::signals::stream_poller(world, start)
 }
 
 /// A loopback HTTP server standing in for EventBridge's API or for a rule's target: it keeps

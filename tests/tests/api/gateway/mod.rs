@@ -6,6 +6,7 @@
 mod adversity;
 mod revocation;
 mod session_loop;
+mod signals;
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use sessions_gateway::Gateway;
 use sessions_tests::front::Front;
 pub use sessions_tests::mcp::{client_token, python, Upstream, ISSUER};
 use sessions_tests::process::Guard;
+use sessions_tests::signals::Signals;
 use sessions_tests::workspace_root;
 use sessions_tests::{dev_token, World, DEV_SECRET};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -32,6 +34,7 @@ pub const HEARTBEAT_SECONDS: f64 = 0.5;
 /// A world, its API over HTTP, an upstream MCP server, and a gateway in front of it.
 pub struct Stack {
     pub world: World,
+    _signals: Option<Signals>,
     pub front: Front,
     pub upstream: Option<Upstream>,
     pub gateway_url: String,
@@ -47,13 +50,35 @@ impl Stack {
 
     /// A stack whose gateway also takes `flags`.
     pub async fn with(flags: &[&str]) -> Stack {
+        Stack::build(flags, false).await
+    }
+
+    /// A stack with the published-events chain (stream consumer, Shared Signals push worker)
+    /// and the gateway registered as a Shared Signals receiver.
+    pub async fn with_signals(flags: &[&str]) -> Stack {
+        Stack::build(flags, true).await
+    }
+
+    async fn build(flags: &[&str], with_signals: bool) -> Stack {
         let world = World::new().await;
         // The front verifies bearer tokens as a local run does; the world's own API keeps
         // taking API Gateway's authorizer claims.
         let mut vars = sessions_tests::env(world.store.table());
         vars.insert("SESSIONS_DEV_JWT_SECRET".into(), DEV_SECRET.into());
         let api = Api::new(&sessions_tests::config(&vars), world.store.clone()).expect("api");
-        let front = Front::start(api).await;
+        let front_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the API front");
+        let front_url = format!("http://{}", front_listener.local_addr().expect("front"));
+        let (front, signals) = if with_signals {
+            let signals = Signals::start(&world, api, &front_url).await;
+            (
+                Front::start_on(front_listener, signals.api.clone()),
+                Some(signals),
+            )
+        } else {
+            (Front::start_on(front_listener, api), None)
+        };
         let upstream = Upstream::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -70,9 +95,16 @@ impl Stack {
             format!("--sessions-token={service_token}"),
             format!("--dev-jwt-secret={DEV_SECRET}"),
             format!("--token-issuer={ISSUER}"),
-            format!("--heartbeat-seconds={HEARTBEAT_SECONDS}"),
             "--log-format=text".to_string(),
         ];
+        if !flags.iter().any(|f| f.starts_with("--heartbeat-seconds")) {
+            args.push(format!("--heartbeat-seconds={HEARTBEAT_SECONDS}"));
+        }
+        if signals.is_some() {
+            let receiver_token = dev_token(world.org, "ssf:manage", DEV_SECRET, 3600);
+            args.push(format!("--ssf-transmitter-url={}", front.url));
+            args.push(format!("--ssf-token={receiver_token}"));
+        }
         args.extend(flags.iter().map(|f| f.to_string()));
         let settings = Settings::try_parse_from(args).expect("gateway settings");
         let gateway = Arc::new(Gateway::new(settings).expect("gateway"));
@@ -88,6 +120,7 @@ impl Stack {
         });
         Stack {
             world,
+            _signals: signals,
             front,
             upstream: Some(upstream),
             gateway_url: public,

@@ -47,7 +47,7 @@ async fn revocations_become_caep_session_revoked_sets_that_joserfc_verifies() {
         assert_eq!(
             claims["events"],
             json!({SESSION_REVOKED: {
-                "event_timestamp": event.occurred_at.timestamp(),
+                "event_timestamp": sessions::ssf::set::numeric_date(event.occurred_at),
                 "initiating_entity": "admin",
             }})
         );
