@@ -607,6 +607,7 @@ pub fn cutoff_figures(summary: &mut Summary, c: &Result<gateway::Cutoffs, String
             "sessions": c.sessions,
             "heartbeat_seconds": c.heartbeat_seconds,
             "pushed_event": c.pushed_event,
+            "cut_off_on_the_pushed_event": c.event_cutoffs,
             "poll_pause_ms": gateway::POLL_PAUSE.as_millis() as u64,
             "goal_p99_seconds": goal,
             "p99_within_goal": p99 <= goal,

@@ -18,6 +18,8 @@ pub const POLL_PAUSE: Duration = Duration::from_millis(250);
 /// The margin over one heartbeat interval `cutoff_seconds_p99` is judged against: a heartbeat's
 /// round trip, a poll's pause and its answer, a loaded machine.
 pub const CUTOFF_MARGIN_SECONDS: f64 = 0.5;
+/// The gateway's count of sessions cut off on a pushed revocation.
+const EVENT_CUTOFFS: &str = "gateway_event_cutoffs_total";
 /// Sessions opened at once before a cut-off measurement.
 const OPEN_CONCURRENCY: usize = 8;
 
@@ -28,6 +30,9 @@ pub struct Cutoffs {
     pub heartbeat_seconds: f64,
     /// Whether the gateway received the revocation as a pushed Shared Signals event.
     pub pushed_event: bool,
+    /// Sessions the gateway cut off on a pushed event, by its own count
+    /// (`gateway_event_cutoffs_total`).
+    pub event_cutoffs: f64,
     /// Seconds, one per session (0 for a session refused before the answer arrived).
     pub seconds: Vec<f64>,
     /// The same from the moment the revoke-all was sent.
@@ -103,6 +108,7 @@ pub async fn cutoff(stack: &Stack, sessions: usize) -> Result<Cutoffs, String> {
         sessions,
         heartbeat_seconds: stack.heartbeat_seconds,
         pushed_event: stack.receives_events(),
+        event_cutoffs: 0.0,
         seconds: Vec::new(),
         seconds_from_request: Vec::new(),
         revoke_all_seconds: answered.duration_since(revoking).as_secs_f64(),
@@ -155,6 +161,14 @@ pub async fn cutoff(stack: &Stack, sessions: usize) -> Result<Cutoffs, String> {
             .push(at.duration_since(revoking).as_secs_f64());
         cut.bracket_ms
             .push(ms(at.saturating_duration_since(last_served)));
+    }
+    cut.event_cutoffs = stack.metric(EVENT_CUTOFFS).await?;
+    // Measuring the pushed event: every session must have been cut off by it.
+    if cut.pushed_event && (cut.event_cutoffs as usize) < sessions {
+        failures.push(format!(
+            "the gateway cut {} of {sessions} sessions off on the pushed event",
+            cut.event_cutoffs
+        ));
     }
     match failures.first() {
         Some(first) => Err(format!(

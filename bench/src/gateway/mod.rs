@@ -180,6 +180,25 @@ impl Stack {
         self.signals.is_some()
     }
 
+    /// One of the gateway's counters, read from `/gateway/metrics`.
+    pub async fn metric(&self, name: &str) -> Result<f64, String> {
+        let url = format!("{}/gateway/metrics", self.gateway_url);
+        let text = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?
+            .text()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        // OpenMetrics text: `<name> <value>` on a line of its own.
+        text.lines()
+            .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .find_map(|value| value.trim().parse::<f64>().ok())
+            .ok_or_else(|| format!("no metric {name} at {url}"))
+    }
+
     /// A client token for the gateway at `mcp_url`, for `subject`.
     pub fn token(mcp_url: &str, subject: &str) -> String {
         client_token(mcp_url, subject, DEV_SECRET)
