@@ -105,6 +105,10 @@ struct Args {
     /// The gateway's heartbeat interval in the gateway phase (seconds).
     #[arg(long, default_value_t = 1.0)]
     gateway_heartbeat_seconds: f64,
+    /// The receiving gateway's heartbeat interval when a pushed event cuts sessions off
+    /// (seconds): long enough that no heartbeat does within the measurement.
+    #[arg(long, default_value_t = 30.0)]
+    event_heartbeat_seconds: f64,
     /// Only the gateway phase (overhead and cut-off): for working on it.
     #[arg(long)]
     gateway_only: bool,
@@ -322,7 +326,8 @@ fn conclude(summary: &mut Summary, out: &Path, errors: &[String], started: Insta
 }
 
 /// The session gateway in front of the example MCP server: a tool call's overhead, then how
-/// soon a revoke-all cuts connected clients off.
+/// soon a revoke-all cuts connected clients off, by heartbeats, then by a pushed Shared Signals
+/// event on a second stack whose gateway is a receiver.
 async fn gateway_phase(
     args: &Args,
     started: Instant,
@@ -337,25 +342,44 @@ async fn gateway_phase(
             args.gateway_calls, args.cutoff_sessions, args.gateway_heartbeat_seconds
         ),
     );
-    let (overhead, cutoffs) = match gateway::Stack::start(args.gateway_heartbeat_seconds).await {
+    let (overhead, cutoffs) =
+        match gateway::Stack::start(args.gateway_heartbeat_seconds, false).await {
+            Ok(stack) => {
+                let overhead = gateway::overhead(&stack, args.gateway_calls).await;
+                let cutoffs = gateway::cutoff(&stack, args.cutoff_sessions).await;
+                stack.stop().await;
+                (overhead, cutoffs)
+            }
+            Err(e) => (Err(e.clone()), Err(e)),
+        };
+    phase(
+        started,
+        &format!(
+            "gateway: {} sessions cut off by a revoke-all pushed as a Shared Signals event \
+             (heartbeat every {} s)",
+            args.cutoff_sessions, args.event_heartbeat_seconds
+        ),
+    );
+    let pushed = match gateway::Stack::start(args.event_heartbeat_seconds, true).await {
         Ok(stack) => {
-            let overhead = gateway::overhead(&stack, args.gateway_calls).await;
             let cutoffs = gateway::cutoff(&stack, args.cutoff_sessions).await;
             stack.stop().await;
-            (overhead, cutoffs)
+            cutoffs
         }
-        Err(e) => (Err(e.clone()), Err(e)),
+        Err(e) => Err(e),
     };
     for (what, r) in [
         ("overhead", overhead.as_ref().err()),
         ("cut-off", cutoffs.as_ref().err()),
+        ("pushed-event cut-off", pushed.as_ref().err()),
     ] {
         if let Some(e) = r {
             errors.push(format!("gateway {what}: {e}"));
         }
     }
     figures::gateway_overhead_figures(summary, &overhead);
-    figures::cutoff_figures(summary, &cutoffs);
+    figures::cutoff_figures(summary, &cutoffs, false);
+    figures::cutoff_figures(summary, &pushed, true);
 }
 
 /// Everything measured on the built binaries: package sizes, cold starts (plain and over TLS),

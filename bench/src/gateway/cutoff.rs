@@ -18,6 +18,8 @@ pub const POLL_PAUSE: Duration = Duration::from_millis(250);
 /// The margin over one heartbeat interval `cutoff_seconds_p99` is judged against: a heartbeat's
 /// round trip, a poll's pause and its answer, a loaded machine.
 pub const CUTOFF_MARGIN_SECONDS: f64 = 0.5;
+/// The gateway's count of sessions cut off on a pushed revocation.
+const EVENT_CUTOFFS: &str = "gateway_event_cutoffs_total";
 /// Sessions opened at once before a cut-off measurement.
 const OPEN_CONCURRENCY: usize = 8;
 
@@ -26,6 +28,11 @@ const OPEN_CONCURRENCY: usize = 8;
 pub struct Cutoffs {
     pub sessions: usize,
     pub heartbeat_seconds: f64,
+    /// Whether the gateway received the revocation as a pushed Shared Signals event.
+    pub pushed_event: bool,
+    /// Sessions the gateway cut off on a pushed event, by its own count
+    /// (`gateway_event_cutoffs_total`).
+    pub event_cutoffs: f64,
     /// Seconds, one per session (0 for a session refused before the answer arrived).
     pub seconds: Vec<f64>,
     /// The same from the moment the revoke-all was sent.
@@ -61,7 +68,7 @@ struct Polled {
 /// holding its `GET` stream open and pinging every [`POLL_PAUSE`], or at once when its stream
 /// ends, as a client that reconnects would; revokes all through the API; and times each
 /// session's first refused request from the revoke-all's answer. The stack's gateway decides
-/// how the revocation reaches it (heartbeats, or pushed events in a later variant).
+/// how the revocation reaches it: its heartbeats, or the Shared Signals event pushed to it.
 pub async fn cutoff(stack: &Stack, sessions: usize) -> Result<Cutoffs, String> {
     let http = reqwest::Client::new();
     let opening = Instant::now();
@@ -83,8 +90,13 @@ pub async fn cutoff(stack: &Stack, sessions: usize) -> Result<Cutoffs, String> {
         .into_iter()
         .map(|session| tokio::spawn(poll(session, revoking_at.clone(), give_up)))
         .collect();
-    // Every session served for a while, its heartbeats under way.
-    let settle = Duration::from_secs_f64(stack.heartbeat_seconds * 1.5).max(POLL_PAUSE * 5);
+    // Every session served for a while; when heartbeats are what cuts them off, those under
+    // way. A gateway receiving pushed events is revoked long before its first heartbeat.
+    let settle = if stack.receives_events() {
+        POLL_PAUSE * 5
+    } else {
+        Duration::from_secs_f64(stack.heartbeat_seconds * 1.5).max(POLL_PAUSE * 5)
+    };
     tokio::time::sleep(settle).await;
     let revoking = Instant::now();
     let _ = revoking_at.set(revoking);
@@ -95,6 +107,8 @@ pub async fn cutoff(stack: &Stack, sessions: usize) -> Result<Cutoffs, String> {
     let mut cut = Cutoffs {
         sessions,
         heartbeat_seconds: stack.heartbeat_seconds,
+        pushed_event: stack.receives_events(),
+        event_cutoffs: 0.0,
         seconds: Vec::new(),
         seconds_from_request: Vec::new(),
         revoke_all_seconds: answered.duration_since(revoking).as_secs_f64(),
@@ -147,6 +161,14 @@ pub async fn cutoff(stack: &Stack, sessions: usize) -> Result<Cutoffs, String> {
             .push(at.duration_since(revoking).as_secs_f64());
         cut.bracket_ms
             .push(ms(at.saturating_duration_since(last_served)));
+    }
+    cut.event_cutoffs = stack.metric(EVENT_CUTOFFS).await?;
+    // Measuring the pushed event: every session must have been cut off by it.
+    if cut.pushed_event && (cut.event_cutoffs as usize) < sessions {
+        failures.push(format!(
+            "the gateway cut {} of {sessions} sessions off on the pushed event",
+            cut.event_cutoffs
+        ));
     }
     match failures.first() {
         Some(first) => Err(format!(

@@ -10,13 +10,11 @@ use crate::stats::ms;
 /// Untimed tool calls on each path before the timed ones.
 const WARM_UP_CALLS: usize = 30;
 
-/// Tool-call latencies straight to the upstream, through the gateway, and through the gateway
-/// on a `TCP_NODELAY` listener (milliseconds).
+/// Tool-call latencies straight to the upstream and through the gateway (milliseconds).
 #[derive(Debug, Default)]
 pub struct Overhead {
     pub direct_ms: Vec<f64>,
     pub gateway_ms: Vec<f64>,
-    pub gateway_nodelay_ms: Vec<f64>,
 }
 
 /// `calls` timed `add` calls on each path, interleaved (the order of the paths rotates every
@@ -24,11 +22,11 @@ pub struct Overhead {
 pub async fn overhead(stack: &Stack, calls: usize) -> Result<Overhead, String> {
     let http = reqwest::Client::new();
     let mut paths = Vec::new();
-    for url in [&stack.upstream.url, &stack.mcp_url, &stack.mcp_url_nodelay] {
+    for url in [&stack.upstream.url, &stack.mcp_url] {
         let token = (url != &stack.upstream.url).then(|| Stack::token(url, "bench-overhead"));
         paths.push(McpSession::open(&http, url, token).await?);
     }
-    let mut samples: [Vec<f64>; 3] = Default::default();
+    let mut samples: [Vec<f64>; 2] = Default::default();
     for round in 0..WARM_UP_CALLS + calls {
         for k in 0..paths.len() {
             let path = (round + k) % paths.len();
@@ -46,10 +44,9 @@ pub async fn overhead(stack: &Stack, calls: usize) -> Result<Overhead, String> {
     for session in &paths {
         session.close().await;
     }
-    let [direct_ms, gateway_ms, gateway_nodelay_ms] = samples;
+    let [direct_ms, gateway_ms] = samples;
     Ok(Overhead {
         direct_ms,
         gateway_ms,
-        gateway_nodelay_ms,
     })
 }
