@@ -93,10 +93,12 @@ impl Stack {
             format!("--sessions-api-url={}", front.url),
             format!("--application-id={}", world.app.id),
             format!("--sessions-token={service_token}"),
-            format!("--dev-jwt-secret={DEV_SECRET}"),
             format!("--token-issuer={ISSUER}"),
             "--log-format=text".to_string(),
         ];
+        if !flags.iter().any(|f| f.starts_with("--jwks-url")) {
+            args.push(format!("--dev-jwt-secret={DEV_SECRET}"));
+        }
         if !flags.iter().any(|f| f.starts_with("--heartbeat-seconds")) {
             args.push(format!("--heartbeat-seconds={HEARTBEAT_SECONDS}"));
         }

@@ -175,3 +175,65 @@ async fn tokens_are_checked_and_refusals_say_where_the_resource_metadata_is() {
     let (status, _, body) = stack.get("/gateway/health", &[]).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Production's path: clients' tokens signed by an authorization server's key, published in
+/// its JWKS (here ES256, a P-256 key served on loopback), not a shared secret.
+#[tokio::test]
+async fn tokens_signed_by_a_jwks_key_are_verified_and_others_refused() {
+    use sessions::ssf::signer::{LocalSigner, Signer};
+
+    let signer = LocalSigner::from_pem(&LocalSigner::generate_pem()).expect("a P-256 key");
+    let stranger = LocalSigner::from_pem(&LocalSigner::generate_pem()).expect("a P-256 key");
+    let jwks = json!({"keys": [signer.jwk()]});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the JWKS server");
+    let jwks_url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+    let served = tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let jwks = jwks.clone();
+                async move { axum::Json(jwks) }
+            }),
+        );
+        let _ = axum::serve(listener, app).await;
+    });
+    let stack = Stack::with(&[&format!("--jwks-url={jwks_url}")]).await;
+    let mut client = stack.client(&mint(&signer, stack.mcp_url()).await).await;
+    assert_eq!(client.initialized["ok"], true, "{}", client.initialized);
+    let added = client.call("add", json!({"a": 20, "b": 22})).await;
+    assert_eq!(strings(&added["result"]), ["42"], "{added}");
+    for (token, why) in [
+        (
+            mint(&stranger, stack.mcp_url()).await,
+            "a key the JWKS lacks",
+        ),
+        (
+            mint(&signer, "http://elsewhere/mcp".into()).await,
+            "another audience",
+        ),
+        (
+            super::client_token(&stack.mcp_url(), "erin", sessions_tests::DEV_SECRET),
+            "an HS256 token",
+        ),
+    ] {
+        assert_eq!(
+            stack.raw_mcp(&token, None, "initialize").await,
+            401,
+            "{why}"
+        );
+    }
+    served.abort();
+}
+
+/// An ES256 JWT for the gateway signed by `key`, with its kid (signed the way SETs are; the
+/// gateway does not look at a client token's typ).
+async fn mint(key: &sessions::ssf::signer::LocalSigner, aud: String) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"iss": super::ISSUER, "aud": aud, "sub": "erin", "iat": now,
+                        "exp": now + 600});
+    sessions::ssf::signer::sign_set(key, &claims)
+        .await
+        .expect("sign")
+}
