@@ -341,15 +341,32 @@ impl McpClient {
             .await
     }
 
-    /// Calls a tool until a call fails or `within` has passed since `since`; the last answer.
-    pub async fn call_until_refused(&mut self, since: Instant, within: Duration) -> Value {
+    /// Calls a tool until a call fails, which must happen within `within` of `since` (a call
+    /// in flight at the cut-off fails as its answer stream ends; a later one is refused), then
+    /// once more: that call must be refused for its token, 401 on every request it made (the
+    /// client's GET stream reopening meanwhile included). Its answer.
+    pub async fn assert_cut_off(&mut self, since: Instant, within: Duration) -> Value {
         loop {
             let answer = self.call("add", json!({"a": 1, "b": 1})).await;
-            if answer["ok"] != true || since.elapsed() >= within {
-                return answer;
+            if answer["ok"] != true {
+                break;
             }
+            assert!(
+                since.elapsed() < within,
+                "still served {within:?} after the revocation: {answer}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        assert!(
+            since.elapsed() < within,
+            "cut off after {:?}",
+            since.elapsed()
+        );
+        let next = self.call("add", json!({"a": 1, "b": 1})).await;
+        let seen = statuses(&next);
+        assert_ne!(next["ok"], true, "{next}");
+        assert!(!seen.is_empty() && seen.iter().all(|s| *s == 401), "{next}");
+        next
     }
 
     /// Ends the session as an MCP client does (`DELETE`), and waits for the client to exit.

@@ -9,18 +9,7 @@ use serde_json::json;
 use sessions::model::DisconnectReason;
 use sessions::route::Route;
 
-use super::{statuses, McpClient, Stack, HEARTBEAT_SECONDS};
-
-/// A call refused for its token: it failed, and every answer it saw (the call's, and the
-/// client's own GET stream reopening meanwhile) was 401.
-fn assert_refused_token(answer: &serde_json::Value) {
-    let seen = statuses(answer);
-    assert_ne!(answer["ok"], true, "{answer}");
-    assert!(
-        !seen.is_empty() && seen.iter().all(|s| *s == 401),
-        "{answer}"
-    );
-}
+use super::{McpClient, Stack, HEARTBEAT_SECONDS};
 
 /// A cut-off must reach a client within one heartbeat interval; this adds room for a loaded
 /// machine (the interval here is half a second, so a 30 s tool call is far outside it).
@@ -59,12 +48,7 @@ async fn revoke_all_cuts_every_client_off_and_a_fresh_token_opens_a_new_session(
     );
 
     // Bob's next request is refused for his token: he must re-authenticate.
-    let refused = b.call_until_refused(at, CUTOFF_WITHIN).await;
-    assert_ne!(
-        refused["ok"], true,
-        "bob still served {CUTOFF_WITHIN:?} after the revoke: {refused}"
-    );
-    assert_refused_token(&refused);
+    b.assert_cut_off(at, CUTOFF_WITHIN).await;
     let again = McpClient::start(&stack.mcp_url(), &token_b).await;
     assert_ne!(
         again.initialized["ok"], true,
@@ -106,8 +90,7 @@ async fn revoke_one_cuts_off_that_session_only() {
     let revoked = stack.world.call(stack.world.revoke_one_event(a_id)).await;
     assert_eq!(revoked.status, 200, "{:#}", revoked.body);
     let at = Instant::now();
-    let refused = a.call_until_refused(at, CUTOFF_WITHIN).await;
-    assert_refused_token(&refused);
+    a.assert_cut_off(at, CUTOFF_WITHIN).await;
     assert_eq!(stack.raw_mcp(&refreshed, None, "initialize").await, 401);
 
     // Bob's session goes on, heartbeat after heartbeat.
