@@ -192,15 +192,8 @@ impl Settings {
                 self.mcp_path
             ));
         }
-        match (&self.jwks_url, &self.dev_jwt_secret) {
-            (None, None) => return Err("one of --jwks-url or --dev-jwt-secret is needed".into()),
-            (Some(_), Some(_)) => {
-                return Err("--jwks-url and --dev-jwt-secret exclude each other".into())
-            }
-            _ => {}
-        }
-        if self.sessions_token.is_none() && self.sessions_token_file.is_none() {
-            return Err("one of --sessions-token or --sessions-token-file is needed".into());
+        if self.jwks_url.is_some() && self.dev_jwt_secret.is_some() {
+            return Err("--jwks-url and --dev-jwt-secret exclude each other".into());
         }
         if !(self.heartbeat_seconds.is_finite() && self.heartbeat_seconds > 0.0) {
             return Err("--heartbeat-seconds must be a positive number".into());

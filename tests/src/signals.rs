@@ -36,22 +36,8 @@ impl Signals {
     /// The chain over `world`'s table, signing as `issuer` (the URL the API is served at), its
     /// routes on `api`.
     pub async fn start(world: &World, api: Api, issuer: &str) -> Signals {
-        let pem = LocalSigner::generate_pem();
-        let vars = [
-            ("SESSIONS_SSF_ISSUER", issuer),
-            ("SESSIONS_SSF_SIGNING_KEY_PEM", pem.as_str()),
-            ("SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS", "true"),
-            ("SESSIONS_SSF_RETRY_BASE_MS", "100"),
-        ];
-        let settings = SsfSettings::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-        .expect("valid transmitter settings");
-        let transmitter = Transmitter::new(&settings, world.store.clone(), Default::default())
-            .await
-            .expect("the transmitter");
+        let transmitter =
+            transmitter(world, issuer, &[("SESSIONS_SSF_RETRY_BASE_MS", "100")]).await;
         let api = api.with_transmitter(transmitter.clone());
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -76,6 +62,27 @@ impl Signals {
             tasks: vec![serving, polling],
         }
     }
+}
+
+/// A transmitter over `world`'s table signing as `issuer` with a fresh local key, loopback
+/// receivers allowed, and `vars` (e.g. its retry policy) on top.
+pub async fn transmitter(world: &World, issuer: &str, vars: &[(&str, &str)]) -> Transmitter {
+    let pem = LocalSigner::generate_pem();
+    let base = [
+        ("SESSIONS_SSF_ISSUER", issuer),
+        ("SESSIONS_SSF_SIGNING_KEY_PEM", pem.as_str()),
+        ("SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS", "true"),
+    ];
+    let settings = SsfSettings::from_lookup(|name| {
+        vars.iter()
+            .chain(base.iter())
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("valid transmitter settings");
+    Transmitter::new(&settings, world.store.clone(), Default::default())
+        .await
+        .expect("the transmitter")
 }
 
 /// The local runner's stream reader over `world`'s table.

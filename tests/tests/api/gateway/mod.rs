@@ -16,6 +16,7 @@ use clap::Parser;
 use serde_json::{json, Value};
 use sessions::api::Api;
 use sessions::model::DisconnectReason;
+use sessions::route::Route;
 use sessions_gateway::settings::Settings;
 use sessions_gateway::Gateway;
 use sessions_tests::front::Front;
@@ -251,6 +252,23 @@ impl Stack {
         }
     }
 
+    /// Revokes every session of the application through the API; the moment it answered.
+    pub async fn revoke_all(&self) -> Instant {
+        let revoked = self
+            .world
+            .call(self.world.event(Route::RevokeSessions))
+            .await;
+        assert_eq!(revoked.status, 200, "{:#}", revoked.body);
+        Instant::now()
+    }
+
+    /// Revokes session `id` through the API; the moment it answered.
+    pub async fn revoke_one(&self, id: Uuid) -> Instant {
+        let revoked = self.world.call(self.world.revoke_one_event(id)).await;
+        assert_eq!(revoked.status, 200, "{:#}", revoked.body);
+        Instant::now()
+    }
+
     /// Why the stored session `id` was disconnected.
     pub async fn disconnect_reason(&self, id: Uuid) -> Option<DisconnectReason> {
         let (_, stored) = self
@@ -339,6 +357,27 @@ impl McpClient {
     pub async fn call(&mut self, tool: &str, args: Value) -> Value {
         self.send(json!({"op": "call", "tool": tool, "args": args}))
             .await
+    }
+
+    /// Starts a 30 s tool call whose answer is an SSE stream, and lets it get going.
+    pub async fn start_long_call(&mut self) {
+        let started = self
+            .send(json!({"op": "start", "tool": "countdown", "args": {"seconds": 30}}))
+            .await;
+        assert_eq!(started["ok"], true, "{started}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    /// The long call's answer stream was closed: it ended without a result, within `within`
+    /// of `since` (long before its 30 s).
+    pub async fn assert_long_call_cut(&mut self, since: Instant, within: Duration) {
+        let joined = self.send(json!({"op": "join"})).await;
+        assert_ne!(joined["ok"], true, "{joined}");
+        assert!(
+            since.elapsed() < within,
+            "the stream closed after {:?}",
+            since.elapsed()
+        );
     }
 
     /// Calls a tool until a call fails, which must happen within `within` of `since` (a call

@@ -3,11 +3,10 @@
 //! answers 404) and refuses the token it was opened with (401), so the client has to
 //! re-authenticate; a fresh token opens a new session.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use sessions::model::DisconnectReason;
-use sessions::route::Route;
 
 use super::{McpClient, Stack, HEARTBEAT_SECONDS};
 
@@ -24,28 +23,10 @@ async fn revoke_all_cuts_every_client_off_and_a_fresh_token_opens_a_new_session(
     assert_eq!(a.initialized["ok"], true, "{}", a.initialized);
     assert_eq!(b.initialized["ok"], true, "{}", b.initialized);
 
-    // Alice's long tool call holds an SSE answer open.
-    let started = a
-        .send(json!({"op": "start", "tool": "countdown", "args": {"seconds": 30}}))
-        .await;
-    assert_eq!(started["ok"], true, "{started}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let revoked = stack
-        .world
-        .call(stack.world.event(Route::RevokeSessions))
-        .await;
-    assert_eq!(revoked.status, 200, "{:#}", revoked.body);
-    let at = Instant::now();
-
-    // The open stream closes: the call ends long before its 30 s, without a result.
-    let joined = a.send(json!({"op": "join"})).await;
-    assert_ne!(joined["ok"], true, "{joined}");
-    assert!(
-        at.elapsed() < CUTOFF_WITHIN,
-        "stream closed after {:?}",
-        at.elapsed()
-    );
+    // Alice's long tool call holds an SSE answer open; it closes on the cut-off.
+    a.start_long_call().await;
+    let at = stack.revoke_all().await;
+    a.assert_long_call_cut(at, CUTOFF_WITHIN).await;
 
     // Bob's next request is refused for his token: he must re-authenticate.
     b.assert_cut_off(at, CUTOFF_WITHIN).await;
@@ -87,9 +68,7 @@ async fn revoke_one_cuts_off_that_session_only() {
     let listed = stack.raw_mcp(&refreshed, Some(&a_mcp), "tools/list").await;
     assert_eq!(listed, 200, "the refreshed token serves the same session");
 
-    let revoked = stack.world.call(stack.world.revoke_one_event(a_id)).await;
-    assert_eq!(revoked.status, 200, "{:#}", revoked.body);
-    let at = Instant::now();
+    let at = stack.revoke_one(a_id).await;
     a.assert_cut_off(at, CUTOFF_WITHIN).await;
     assert_eq!(stack.raw_mcp(&refreshed, None, "initialize").await, 401);
 

@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sessions::route::Route;
 
 use super::Stack;
 
@@ -36,26 +35,11 @@ async fn pushed_revocations_cut_clients_off_before_any_heartbeat() {
     registered(&stack).await;
     let mut a = stack.client(&stack.token("alice")).await;
     let mut b = stack.client(&stack.token("bob")).await;
-    let started = b
-        .send(json!({"op": "start", "tool": "countdown", "args": {"seconds": 30}}))
-        .await;
-    assert_eq!(started["ok"], true, "{started}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.start_long_call().await;
 
     // Revoke-all: one SET for the application, both clients cut off.
-    let revoked = stack
-        .world
-        .call(stack.world.event(Route::RevokeSessions))
-        .await;
-    assert_eq!(revoked.status, 200, "{:#}", revoked.body);
-    let at = Instant::now();
-    let joined = b.send(json!({"op": "join"})).await;
-    assert_ne!(joined["ok"], true, "{joined}");
-    assert!(
-        at.elapsed() < CUTOFF_WITHIN,
-        "bob's stream closed after {:?}",
-        at.elapsed()
-    );
+    let at = stack.revoke_all().await;
+    b.assert_long_call_cut(at, CUTOFF_WITHIN).await;
     a.assert_cut_off(at, CUTOFF_WITHIN).await;
     assert_eq!(stack.metric("gateway_event_cutoffs_total").await, 2.0);
     assert_eq!(
@@ -78,12 +62,7 @@ async fn pushed_revocations_cut_clients_off_before_any_heartbeat() {
     let carol_mcp = carol.mcp_session_id.clone().expect("an MCP session id");
     let carol_id = stack.session_id(&carol_token, &carol_mcp).await;
     let mut dave = stack.client(&stack.token("dave")).await;
-    let revoked = stack
-        .world
-        .call(stack.world.revoke_one_event(carol_id))
-        .await;
-    assert_eq!(revoked.status, 200, "{:#}", revoked.body);
-    let at = Instant::now();
+    let at = stack.revoke_one(carol_id).await;
     carol.assert_cut_off(at, CUTOFF_WITHIN).await;
     let served = dave.call("add", json!({"a": 2, "b": 2})).await;
     assert_eq!(served["ok"], true, "{served}");

@@ -15,8 +15,6 @@ use sessions::events::{Envelope, EventKind, SessionEvent, DETAIL_VERSION};
 use sessions::model::DisconnectReason;
 use sessions::route::Route;
 use sessions::ssf::local::{self, LocalScheduler};
-use sessions::ssf::settings::SsfSettings;
-use sessions::ssf::signer::LocalSigner;
 use sessions::ssf::transmitter::Transmitter;
 use sessions::ssf::{PUSH_METHOD, SESSION_REVOKED};
 use sessions_tests::{call, Event, Reply, World};
@@ -184,24 +182,16 @@ impl Rig {
     /// Retries after 50 ms, 100 ms, …, `max_attempts` in all.
     pub async fn new(max_attempts: u32) -> Rig {
         let world = World::new().await;
-        let pem = LocalSigner::generate_pem();
         let attempts = max_attempts.to_string();
-        let vars = [
-            ("SESSIONS_SSF_ISSUER", ISSUER),
-            ("SESSIONS_SSF_SIGNING_KEY_PEM", pem.as_str()),
-            ("SESSIONS_SSF_ALLOW_PRIVATE_ENDPOINTS", "true"),
-            ("SESSIONS_SSF_MAX_ATTEMPTS", attempts.as_str()),
-            ("SESSIONS_SSF_RETRY_BASE_MS", "50"),
-        ];
-        let settings = SsfSettings::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-        .expect("valid transmitter settings");
-        let transmitter = Transmitter::new(&settings, world.store.clone(), Default::default())
-            .await
-            .expect("transmitter");
+        let transmitter = sessions_tests::signals::transmitter(
+            &world,
+            ISSUER,
+            &[
+                ("SESSIONS_SSF_MAX_ATTEMPTS", attempts.as_str()),
+                ("SESSIONS_SSF_RETRY_BASE_MS", "50"),
+            ],
+        )
+        .await;
         let api = world.api.clone().with_transmitter(transmitter.clone());
         let dead_letters =
             std::env::temp_dir().join(format!("ssf-dead-letters-{}.jsonl", Uuid::new_v4()));
